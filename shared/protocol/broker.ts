@@ -1,0 +1,81 @@
+// Client ↔ broker: the session request and its reply. Sent over the broker's
+// WebSocket `/v1/session` (many requests per connection, correlated by `id`) or as
+// the body of `POST /v1/sessions`.
+import Type, { type Static } from 'typebox';
+import {
+  DisplayName,
+  ErrorMessage,
+  Limits,
+  PingConfig,
+  RequestId,
+  RoomName,
+  ServerId,
+  SessionId,
+  Ticket,
+  Version,
+  WsUrl,
+} from './common.ts';
+
+export const SessionRequest = Type.Object(
+  {
+    type: Type.Literal('session.request'),
+    v: Version,
+    id: RequestId,
+    room: RoomName,
+    name: Type.Optional(DisplayName),
+    /** Servers the client found dead; the room moves off them if it is pinned there. */
+    exclude: Type.Optional(Type.Array(ServerId, { maxItems: Limits.excludeMax })),
+    /** Keep the same session (peer id) across a failover: the pair from the last reply. */
+    resume: Type.Optional(
+      Type.Object(
+        { sessionId: SessionId, token: Type.String({ minLength: 1, maxLength: 128 }) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SessionRequest = Static<typeof SessionRequest>;
+
+export const IceServer = Type.Object(
+  {
+    urls: Type.Union([Type.String(), Type.Array(Type.String())]),
+    username: Type.Optional(Type.String()),
+    credential: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type IceServer = Static<typeof IceServer>;
+
+export const SessionAssigned = Type.Object(
+  {
+    type: Type.Literal('session.assigned'),
+    v: Version,
+    id: RequestId,
+    sessionId: SessionId,
+    /** Proof that the caller owns sessionId; send it back in `resume` on failover. */
+    resumeToken: Type.String(),
+    room: RoomName,
+    server: Type.Object({ id: ServerId, url: WsUrl }, { additionalProperties: false }),
+    /** Single-use, short-lived; the first message to the server is `join` with it. */
+    ticket: Ticket,
+    /** Epoch ms after which the ticket is refused. */
+    ticketExpiresAt: Type.Integer(),
+    ping: PingConfig,
+    iceServers: Type.Array(IceServer),
+    /** The requester's address as the broker saw it (like STUN's mapped address). */
+    client: Type.Object(
+      { address: Type.String(), port: Type.Optional(Type.Integer()) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SessionAssigned = Static<typeof SessionAssigned>;
+
+/** Everything a client may send the broker. */
+export const BrokerInbound = Type.Union([SessionRequest]);
+export type BrokerInbound = Static<typeof BrokerInbound>;
+/** Everything the broker may send a client. */
+export const BrokerOutbound = Type.Union([SessionAssigned, ErrorMessage]);
+export type BrokerOutbound = Static<typeof BrokerOutbound>;
