@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `npm test`: bootstraps what the suite needs, then runs lint, typecheck, unit and
+// integration tests (node:test), the web build and the browser e2e tests (Playwright),
+// and ends with one line "N passed, N failed". Usage: node scripts/test.mjs [--only stage,...]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex >= 0 ? new Set(process.argv[onlyIndex + 1]?.split(',')) : null;
+const wanted = (stage) => only === null || only.has(stage);
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+// Debian packages the tests use, as package:binary.
+const APT = ['chromium:/usr/bin/chromium', 'docker-compose:/usr/bin/docker-compose'];
+
+const results = [];
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+
+function stage(name, command, args, options = {}) {
+  if (!wanted(name)) return null;
+  const started = Date.now();
+  console.log(`\n=== ${name}: ${[command, ...args].map((a) => relative(root, a) || a).join(' ')}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  const ok = result.status === 0;
+  results.push({ name, ok, seconds: (Date.now() - started) / 1000 });
+  return ok;
+}
+
+function findTests(dir, out = []) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) findTests(path, out);
+    else if (entry.name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'usher-test-'));
+try {
+  const bootstrapArgs = [join(root, 'scripts', 'bootstrap.mjs')];
+  if (wanted('e2e') || wanted('unit')) bootstrapArgs.push('--apt', APT.join(','));
+  if (stage('bootstrap', process.execPath, bootstrapArgs) === false) process.exit(1);
+
+  stage('lint', bin('biome'), ['check', '.']);
+  stage('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+
+  const testFiles = ['shared', 'server', 'web', 'test']
+    .flatMap((dir) => {
+      try {
+        return findTests(join(root, dir));
+      } catch {
+        return [];
+      }
+    })
+    .sort();
+  const tap = join(scratch, 'unit.tap');
+  const unitOk = stage('unit', process.execPath, [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...testFiles,
+  ]);
+  if (unitOk !== null) {
+    const text = readFileSync(tap, 'utf8');
+    const count = (label) => Number(text.match(new RegExp(`^# ${label} (\\d+)$`, 'm'))?.[1] ?? 0);
+    passed += count('pass');
+    failed += count('fail') + count('cancelled');
+    skipped += count('skipped') + count('todo');
+    if (count('pass') === 0) failed += 1; // a unit stage that ran nothing is a failure
+  }
+
+  if (wanted('e2e')) {
+    stage('build-web', process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), '--web']);
+    const report = join(scratch, 'e2e.json');
+    const e2eOk = stage('e2e', bin('playwright'), ['test', '--reporter=list,json'], {
+      env: { ...process.env, PLAYWRIGHT_JSON_OUTPUT_NAME: report },
+    });
+    try {
+      const stats = JSON.parse(readFileSync(report, 'utf8')).stats;
+      passed += stats.expected;
+      failed += stats.unexpected + stats.flaky;
+      skipped += stats.skipped;
+      if (stats.expected === 0) failed += 1;
+    } catch {
+      if (e2eOk !== null) failed += 1; // no report: the runner itself failed
+    }
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+console.log('\n=== summary');
+for (const result of results)
+  console.log(`${result.ok ? 'ok  ' : 'FAIL'} ${result.name} (${result.seconds.toFixed(1)} s)`);
+const stagesFailed = results.filter((result) => !result.ok).length;
+if (skipped > 0) console.log(`${skipped} tests were skipped: skipped tests are not allowed, count as failed`);
+console.log(
+  `${passed} passed, ${failed + skipped + (failed === 0 && stagesFailed > 0 ? stagesFailed : 0)} failed`,
+);
+process.exit(stagesFailed > 0 || failed > 0 || skipped > 0 ? 1 : 0);

@@ -1,0 +1,135 @@
+// `usher broker`: one broker process, configured from flags and env.
+import { existsSync } from 'node:fs';
+import { UsherConfigError } from '../common/config-error.ts';
+import { parseSecret } from '../common/keys.ts';
+import { createLogger } from '../common/logger.ts';
+import { formatHelp, type OptionTable, parseOptions } from './options.ts';
+import { defaultStaticDir } from './paths.ts';
+import { onShutdown } from './shutdown.ts';
+
+export const brokerOptions = {
+  host: {
+    kind: 'string',
+    env: 'USHER_HOST',
+    default: '127.0.0.1',
+    help: 'address to listen on (0.0.0.0 for all)',
+  },
+  port: { kind: 'int', env: 'USHER_PORT', default: 8080, min: 0, max: 65535, help: 'HTTP/WebSocket port' },
+  'static-dir': {
+    kind: 'string',
+    env: 'USHER_STATIC_DIR',
+    help: 'built web app to serve at / (default: dist/web)',
+  },
+  'ping-interval-ms': {
+    kind: 'int',
+    env: 'USHER_PING_INTERVAL_MS',
+    default: 1000,
+    min: 50,
+    help: 'client ping period',
+  },
+  'ping-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_PING_TIMEOUT_MS',
+    default: 2500,
+    min: 100,
+    help: 'no pong for this long ⇒ client declares the server gone',
+  },
+  'heartbeat-interval-ms': {
+    kind: 'int',
+    env: 'USHER_HEARTBEAT_INTERVAL_MS',
+    default: 1000,
+    min: 50,
+    help: 'media servers report load this often',
+  },
+  'heartbeat-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_HEARTBEAT_TIMEOUT_MS',
+    default: 3000,
+    min: 100,
+    help: 'no report for this long ⇒ broker drops the server',
+  },
+  'ticket-ttl-s': {
+    kind: 'int',
+    env: 'USHER_TICKET_TTL_S',
+    default: 30,
+    min: 5,
+    max: 60,
+    help: 'ticket lifetime',
+  },
+  'stun-urls': { kind: 'list', env: 'USHER_STUN_URLS', help: 'STUN URLs handed to clients' },
+  'turn-urls': { kind: 'list', env: 'USHER_TURN_URLS', help: 'TURN URLs (needs USHER_TURN_SECRET)' },
+  'turn-ttl-s': {
+    kind: 'int',
+    env: 'USHER_TURN_TTL_S',
+    default: 3600,
+    min: 60,
+    help: 'TURN credential lifetime',
+  },
+  'allowed-origins': {
+    kind: 'list',
+    env: 'USHER_ALLOWED_ORIGINS',
+    help: 'browser origins allowed (default: any)',
+  },
+  'trust-proxy': {
+    kind: 'bool',
+    env: 'USHER_TRUST_PROXY',
+    default: false,
+    help: 'take client address from X-Forwarded-For',
+  },
+  'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
+} as const satisfies OptionTable;
+
+export const brokerHelp = formatHelp(
+  'broker',
+  'the session broker: assigns media servers to rooms and signs tickets',
+  brokerOptions,
+  `
+Environment (secrets are never flags, so they do not show in ps):
+  USHER_SECRET        shared secret with the media servers (required, ≥ 16 chars; "kid:secret,..." to rotate)
+  USHER_TURN_SECRET   coturn --static-auth-secret, when --turn-urls is set
+  USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset)
+`,
+);
+
+export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const options = parseOptions('broker', brokerOptions, argv, env);
+  const keys = parseSecret(env.USHER_SECRET);
+  const turnUrls = options['turn-urls'] ?? [];
+  if (turnUrls.length > 0 && (env.USHER_TURN_SECRET ?? '') === '') {
+    throw new UsherConfigError('usher broker: --turn-urls is set but USHER_TURN_SECRET is not');
+  }
+  if (options['ping-timeout-ms'] <= options['ping-interval-ms']) {
+    throw new UsherConfigError('usher broker: --ping-timeout-ms must be greater than --ping-interval-ms');
+  }
+  if (options['heartbeat-timeout-ms'] <= options['heartbeat-interval-ms']) {
+    throw new UsherConfigError(
+      'usher broker: --heartbeat-timeout-ms must be greater than --heartbeat-interval-ms',
+    );
+  }
+  const staticDir = options['static-dir'] ?? defaultStaticDir();
+  // Imported here so `--help` and the other commands do not load this server's code.
+  const { createBroker } = await import('../broker/index.ts');
+  const logger = createLogger({ name: 'broker', level: options['log-level'] });
+  if (!existsSync(staticDir))
+    logger.warn({ staticDir }, 'web app not built: run `npm run build:web` to serve it');
+  const broker = await createBroker({
+    host: options.host,
+    port: options.port,
+    keys,
+    logger,
+    staticDir,
+    ping: { intervalMs: options['ping-interval-ms'], timeoutMs: options['ping-timeout-ms'] },
+    heartbeat: { intervalMs: options['heartbeat-interval-ms'], timeoutMs: options['heartbeat-timeout-ms'] },
+    ticketTtlSeconds: options['ticket-ttl-s'],
+    iceServers: {
+      stunUrls: options['stun-urls'] ?? [],
+      ...(turnUrls.length > 0
+        ? { turn: { urls: turnUrls, secret: env.USHER_TURN_SECRET ?? '', ttlSeconds: options['turn-ttl-s'] } }
+        : {}),
+    },
+    adminToken: env.USHER_ADMIN_TOKEN === '' ? undefined : env.USHER_ADMIN_TOKEN,
+    trustProxy: options['trust-proxy'],
+    allowedOrigins: options['allowed-origins'],
+  });
+  onShutdown(logger, async () => broker.close());
+}

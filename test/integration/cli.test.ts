@@ -1,0 +1,81 @@
+// The `usher` command as a user meets it: help texts, and clear errors (exit 2, no
+// stack trace) for bad configuration.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
+const SECRET = 'cli-test-secret-0123456789';
+
+function usher(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+    timeout: 20_000,
+  });
+}
+
+describe('usher CLI', () => {
+  test('--help lists the commands', () => {
+    const result = usher(['--help']);
+    assert.equal(result.status, 0);
+    for (const command of ['broker', 'media', 'stack'])
+      assert.match(result.stdout, new RegExp(`^  ${command} `, 'm'));
+  });
+
+  for (const command of ['broker', 'media', 'stack']) {
+    test(`${command} --help documents its flags and env`, () => {
+      const result = usher([command, '--help']);
+      assert.equal(result.status, 0);
+      assert.match(result.stdout, /--port <n>/);
+      assert.match(result.stdout, /USHER_/);
+    });
+  }
+
+  test('unknown command ⇒ exit 2 with usage', () => {
+    const result = usher(['nope']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /unknown command "nope"/);
+  });
+
+  test('broker without USHER_SECRET refuses to start with a clear message', () => {
+    const result = usher(['broker', '--port', '0']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /USHER_SECRET is not set/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('media without USHER_SECRET refuses to start', () => {
+    const result = usher(['media', '--port', '0', '--id', 'm1']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /USHER_SECRET is not set/);
+  });
+
+  test('a short secret is refused without echoing it', () => {
+    const result = usher(['broker', '--port', '0'], { USHER_SECRET: 'tiny-secret' });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /shorter than 16/);
+    assert.doesNotMatch(result.stderr, /tiny-secret/);
+  });
+
+  test('bad flag values name the flag', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['broker', '--port', 'abc'], /--port must be an integer/],
+      [['broker', '--port', '70000'], /--port must be ≤ 65535/],
+      [
+        ['broker', '--ping-interval-ms', '3000', '--ping-timeout-ms', '2000'],
+        /--ping-timeout-ms must be greater/,
+      ],
+      [['broker', '--bogus'], /Unknown option '--bogus'/],
+      [['media', '--id', 'bad id!'], /--id must match/],
+      [['media', '--id', 'm1', '--broker', 'ftp://x'], /--broker must start with http:\/\/ or https:\/\//],
+      [['media', '--id', 'm1', '--public-url', 'ws://user:pw@host/'], /must not contain credentials/],
+    ];
+    for (const [args, pattern] of cases) {
+      const result = usher(args, { USHER_SECRET: SECRET });
+      assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, pattern);
+    }
+  });
+});
