@@ -1,0 +1,86 @@
+// The media fleet's lifecycle as the broker sees it — registration, load reports, loss,
+// drain — with the log line and metric each event owes the operator.
+import type { ControlOutbound, LoadReport } from '../../shared/protocol/control.ts';
+import { PROTOCOL_VERSION } from '../../shared/version.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Assigner } from './assignment.ts';
+import type { BrokerMetrics } from './metrics.ts';
+import type { MediaServer, ServerInit, ServerRegistry } from './registry.ts';
+
+export type LossReason = 'heartbeat-timeout' | 'control-closed';
+
+/** How the broker talks back to one server (its control socket). */
+export type ControlSend = (message: ControlOutbound) => void;
+
+export interface FleetOptions {
+  registry: ServerRegistry;
+  assigner: Assigner;
+  logger: Logger;
+  metrics: BrokerMetrics;
+  now: () => number;
+}
+
+export class Fleet {
+  private readonly options: FleetOptions;
+  private readonly links = new Map<MediaServer, ControlSend>();
+  /** Set when the broker shuts down: its control sockets closing is not a server loss. */
+  private stopped = false;
+
+  constructor(options: FleetOptions) {
+    this.options = options;
+  }
+
+  /** A live registration holds this id (a newcomer must be refused with ID_IN_USE). */
+  holds(id: string): boolean {
+    return this.options.registry.get(id) !== undefined;
+  }
+
+  /** Synchronous, so two racing registrations for one id cannot both win. */
+  register(init: ServerInit, send: ControlSend): MediaServer {
+    const server = this.options.registry.add(init);
+    this.links.set(server, send);
+    this.options.logger.info({ id: server.id, url: server.url }, 'media server registered');
+    this.options.metrics.serversRegistered.inc();
+    return server;
+  }
+
+  /** Rebuild pins from the rooms the server says it holds (a restarted broker loses no room). */
+  async restoreRooms(server: MediaServer, rooms: readonly string[]): Promise<void> {
+    await this.options.assigner.serverRegistered(server, rooms);
+  }
+
+  async report(server: MediaServer, load: LoadReport): Promise<void> {
+    if (!server.healthy) return;
+    const wasDraining = server.draining;
+    this.options.registry.report(server, load, this.options.now());
+    if (server.draining && !wasDraining) this.options.logger.info({ id: server.id }, 'media server draining');
+    await this.options.assigner.roomsChanged(server, load.opened, load.closed);
+  }
+
+  /** Removes the server at once: no new sessions, pins deleted. Idempotent. */
+  async lose(server: MediaServer, reason: LossReason): Promise<void> {
+    if (!server.healthy || this.stopped) return;
+    const { assigner, logger, metrics } = this.options;
+    this.links.delete(server);
+    const rooms = await assigner.serverLost(server);
+    logger.warn({ id: server.id, reason, rooms: rooms.length }, 'media server lost');
+    metrics.serversLost.inc({ reason });
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Admin drain: no new rooms here from now on, and the server is told to migrate its clients. */
+  drain(id: string): MediaServer | undefined {
+    const server = this.options.registry.get(id);
+    if (server === undefined) return undefined;
+    server.drainRequested = true;
+    if (!server.draining) {
+      server.draining = true;
+      this.options.logger.info({ id }, 'media server draining');
+    }
+    this.links.get(server)?.({ type: 'drain', v: PROTOCOL_VERSION });
+    return server;
+  }
+}

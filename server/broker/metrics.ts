@@ -1,0 +1,85 @@
+// The broker's Prometheus metrics, on a registry of its own (never prom-client's global
+// one), so several brokers in one process — as in the tests — do not collide.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface BrokerMetrics {
+  readonly registry: Registry;
+  readonly serversRegistered: Counter;
+  readonly serversLost: Counter<'reason'>;
+  readonly roomMoves: Counter<'reason'>;
+  readonly sessionRequests: Counter<'transport' | 'result'>;
+  readonly sessionSeconds: Histogram<'transport'>;
+  readonly sessionConnections: Gauge;
+  readonly controlRejected: Counter<'code'>;
+}
+
+export interface MetricSources {
+  healthyServers: () => number;
+  pinnedRooms: () => Promise<number>;
+}
+
+export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  new Gauge({
+    name: 'usher_broker_media_servers',
+    help: 'Healthy media servers registered with this broker',
+    registers,
+    collect() {
+      this.set(sources.healthyServers());
+    },
+  });
+  new Gauge({
+    name: 'usher_broker_rooms_pinned',
+    help: 'Rooms pinned to a media server',
+    registers,
+    async collect() {
+      this.set(await sources.pinnedRooms());
+    },
+  });
+  return {
+    registry,
+    serversRegistered: new Counter({
+      name: 'usher_broker_media_server_registrations_total',
+      help: 'Media server registrations accepted',
+      registers,
+    }),
+    serversLost: new Counter({
+      name: 'usher_broker_media_servers_lost_total',
+      help: 'Media servers removed, by reason (heartbeat-timeout, control-closed)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    roomMoves: new Counter({
+      name: 'usher_broker_room_moves_total',
+      help: 'Rooms moved to another media server (failovers), by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    sessionRequests: new Counter({
+      name: 'usher_broker_session_requests_total',
+      help: 'Session requests answered, by transport (ws, http) and result (assigned or error code)',
+      labelNames: ['transport', 'result'],
+      registers,
+    }),
+    sessionSeconds: new Histogram({
+      name: 'usher_broker_session_request_seconds',
+      help: 'Time to answer a session request',
+      labelNames: ['transport'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    }),
+    sessionConnections: new Gauge({
+      name: 'usher_broker_session_connections',
+      help: 'Open client WebSocket connections on /v1/session',
+      registers,
+    }),
+    controlRejected: new Counter({
+      name: 'usher_broker_control_rejected_total',
+      help: 'Control connections refused, by error code',
+      labelNames: ['code'],
+      registers,
+    }),
+  };
+}

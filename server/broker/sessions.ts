@@ -1,0 +1,76 @@
+// One session request → one `session.assigned`: checks the resume proof, picks the server,
+// signs the ticket and adds the client's ping, ICE and observed-address settings.
+import { UsherError } from '../../shared/errors.ts';
+import type { IceServer, SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
+import { PROTOCOL_VERSION } from '../../shared/version.ts';
+import type { KeyRing } from '../common/keys.ts';
+import { checkResumeToken, randomId, resumeToken, signTicket } from '../common/tickets.ts';
+import { type TurnConfig, turnCredentials } from '../common/turn.ts';
+import type { Assigner } from './assignment.ts';
+
+export interface ClientAddress {
+  address: string;
+  port?: number;
+}
+
+export interface SessionServiceOptions {
+  keys: KeyRing;
+  assigner: Assigner;
+  ping: { intervalMs: number; timeoutMs: number };
+  ticketTtlSeconds: number;
+  iceServers: { stunUrls?: string[]; turn?: TurnConfig };
+  now: () => number;
+}
+
+export type SessionService = (request: SessionRequest, client: ClientAddress) => Promise<SessionAssigned>;
+
+/** Throws UsherError (BAD_RESUME, NO_SERVER_AVAILABLE); the caller answers with its code. */
+export function createSessionService(options: SessionServiceOptions): SessionService {
+  const { keys, assigner, ping, ticketTtlSeconds, iceServers, now } = options;
+  const stun: IceServer[] =
+    iceServers.stunUrls !== undefined && iceServers.stunUrls.length > 0
+      ? [{ urls: iceServers.stunUrls }]
+      : [];
+
+  return async (request, client) => {
+    // Checked before assignment so a forged resume costs no capacity.
+    if (
+      request.resume !== undefined &&
+      !checkResumeToken(keys, request.resume.sessionId, request.resume.token)
+    )
+      throw new UsherError('BAD_RESUME');
+    const sessionId = request.resume?.sessionId ?? randomId();
+    const server = await assigner.assign(request.room, request.exclude);
+    const issuedAt = now();
+    const { ticket, claims } = signTicket(
+      keys,
+      {
+        sessionId,
+        room: request.room,
+        serverId: server.id,
+        name: request.name ?? '',
+        ttlSeconds: ticketTtlSeconds,
+      },
+      issuedAt,
+    );
+    const ice =
+      iceServers.turn === undefined ? stun : [...stun, turnCredentials(iceServers.turn, sessionId, issuedAt)];
+    return {
+      type: 'session.assigned',
+      v: PROTOCOL_VERSION,
+      id: request.id,
+      sessionId,
+      resumeToken: resumeToken(keys, sessionId),
+      room: request.room,
+      server: { id: server.id, url: server.url },
+      ticket,
+      ticketExpiresAt: claims.exp * 1000,
+      ping: { intervalMs: ping.intervalMs, timeoutMs: ping.timeoutMs },
+      iceServers: ice,
+      client:
+        client.port === undefined
+          ? { address: client.address }
+          : { address: client.address, port: client.port },
+    };
+  };
+}

@@ -1,0 +1,297 @@
+// One client's WebSocket on the media server: the join handshake (ticket check, replay,
+// capacity), ping, signal relay, leave, and the timers and rate limit that guard it.
+import type { RawData, WebSocket } from 'ws';
+import type { Decoder } from '../../shared/codec.ts';
+import { errorMessage } from '../../shared/codec.ts';
+import { CloseCode, ErrorCatalogue, type ErrorCode, UsherError } from '../../shared/errors.ts';
+import type { Capacity } from '../../shared/protocol/control.ts';
+import type { Join, MediaInbound, PeerInfo, SignalOut } from '../../shared/protocol/media.ts';
+import type { KeyRing } from '../common/keys.ts';
+import type { Logger } from '../common/logger.ts';
+import { type ReplayCache, verifyTicket } from '../common/tickets.ts';
+import { type RateLimitOptions, TokenBucket } from './rate-limit.ts';
+import type { RoomRegistry } from './rooms.ts';
+
+/** What a connection needs from its server; passed in so tests can build one cheaply. */
+export interface ConnectionContext {
+  readonly serverId: string;
+  readonly keys: KeyRing;
+  readonly replay: ReplayCache;
+  readonly rooms: RoomRegistry<MediaConnection>;
+  readonly decoder: Decoder<MediaInbound>;
+  readonly capacity: Capacity;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly joinTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly rateLimit: RateLimitOptions;
+  /** True while the server refuses joins (draining or closing). */
+  isDraining(): boolean;
+  /** Called once when this connection is finished, whatever the reason. */
+  onGone(connection: MediaConnection): void;
+}
+
+type State = 'new' | 'joining' | 'joined' | 'gone';
+
+/** A receiver that lets this much pile up unread is dropped instead of growing our memory. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+const OPEN = 1;
+const MIGRATE = '{"type":"migrate","v":1,"reason":"draining"}';
+/** `{"type":"ping","seq":N}` as every client sends it; anything else takes the full decoder. */
+const PING = /^\{"type":"ping",(?:"v":1,)?"seq":(0|[1-9][0-9]{0,14})\}$/;
+
+export class MediaConnection {
+  peerId = '';
+  name = '';
+  room = '';
+  private state: State = 'new';
+  private lastSeen: number;
+  private readonly bucket: TokenBucket;
+  private timer: NodeJS.Timeout | undefined;
+  /** `{"type":"signal","v":1,"from":"<me>","data":` built once at join. */
+  private signalPrefix = '';
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.lastSeen = ctx.now();
+    this.bucket = new TokenBucket(ctx.rateLimit, this.lastSeen);
+    this.timer = setTimeout(() => this.onJoinDeadline(), ctx.joinTimeoutMs);
+    this.timer.unref();
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', (code) => this.onClose(code));
+    ws.on('error', (error) => ctx.logger.debug({ err: error.message, peerId: this.peerId }, 'socket error'));
+  }
+
+  get joined(): boolean {
+    return this.state === 'joined';
+  }
+
+  /** Writes one frame, dropping a receiver that stopped reading. */
+  send(text: string): void {
+    const ws = this.ws;
+    if (ws.readyState !== OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.ctx.logger.warn(
+        { peerId: this.peerId, room: this.room },
+        'dropping a client that stopped reading',
+      );
+      ws.terminate();
+      return;
+    }
+    ws.send(text);
+  }
+
+  /** The server is draining: ask the client to go back to the broker. */
+  migrate(): void {
+    if (this.state === 'joined') this.send(MIGRATE);
+  }
+
+  /** Sends the error, then closes with its catalogue close code (or `closeCode`). */
+  fail(code: ErrorCode, closeCode: number | null = ErrorCatalogue[code].close, message?: string): void {
+    this.sendError(code, null, message);
+    if (closeCode !== null) this.end(closeCode, code);
+  }
+
+  /** Closes the socket and leaves the room without telling the others it left on purpose. */
+  end(closeCode: number, reason: string): void {
+    this.detach('disconnected');
+    if (this.ws.readyState === OPEN || this.ws.readyState === 0) this.ws.close(closeCode, reason);
+  }
+
+  private sendError(
+    code: ErrorCode,
+    id: string | null,
+    message?: string,
+    extra?: { retryAfterMs?: number },
+  ): void {
+    this.send(JSON.stringify(errorMessage(code, id, message, extra)));
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.state === 'gone') return;
+    try {
+      const now = this.ctx.now();
+      this.lastSeen = now;
+      const verdict = this.bucket.take(now);
+      if (verdict !== 'ok') {
+        if (verdict === 'abuse') this.fail('RATE_LIMITED', CloseCode.RATE_LIMITED);
+        else this.sendError('RATE_LIMITED', null, undefined, { retryAfterMs: this.bucket.retryAfterMs() });
+        return;
+      }
+      if (isBinary) {
+        this.sendError('BAD_MESSAGE', null, 'binary frames are not supported; send JSON text');
+        return;
+      }
+      const raw = data.toString();
+      const ping = PING.exec(raw);
+      if (ping !== null) {
+        this.send(`{"type":"pong","v":1,"seq":${ping[1]}}`);
+        return;
+      }
+      const result = this.ctx.decoder.decode(raw);
+      if (!result.ok) {
+        this.sendError(result.code, result.id, result.message);
+        return;
+      }
+      this.dispatch(result.msg);
+    } catch (error) {
+      this.ctx.logger.error({ err: error, peerId: this.peerId }, 'message handler failed');
+      this.fail('INTERNAL');
+    }
+  }
+
+  private dispatch(msg: MediaInbound): void {
+    switch (msg.type) {
+      case 'ping':
+        this.send(`{"type":"pong","v":1,"seq":${msg.seq}}`);
+        return;
+      case 'join':
+        this.startJoin(msg);
+        return;
+      case 'signal':
+        if (this.requireJoined()) this.relay(msg);
+        return;
+      case 'leave':
+        if (this.requireJoined()) {
+          this.detach('left');
+          this.ws.close(1000, 'left');
+        }
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  /** Before `joined`: a stray message during verification is answered, otherwise it ends the connection. */
+  private requireJoined(): boolean {
+    if (this.state === 'joined') return true;
+    if (this.state === 'joining') this.sendError('NOT_JOINED', null);
+    else this.fail('NOT_JOINED');
+    return false;
+  }
+
+  private startJoin(msg: Join): void {
+    if (this.state !== 'new') {
+      this.sendError('ALREADY_JOINED', null);
+      return;
+    }
+    if (this.ctx.isDraining()) {
+      this.fail('SERVER_DRAINING');
+      return;
+    }
+    this.state = 'joining';
+    this.join(msg).catch((error: unknown) => {
+      this.ctx.logger.error({ err: error }, 'join failed');
+      this.fail('INTERNAL');
+    });
+  }
+
+  private async join(msg: Join): Promise<void> {
+    const ctx = this.ctx;
+    let claims: Awaited<ReturnType<typeof verifyTicket>>;
+    try {
+      claims = await verifyTicket(ctx.keys, msg.ticket, ctx.serverId);
+    } catch (error) {
+      if (this.state !== 'joining') return;
+      const code =
+        error instanceof UsherError && error.code.startsWith('TICKET_') ? error.code : 'TICKET_INVALID';
+      ctx.logger.debug({ code }, 'join refused');
+      this.fail(code);
+      return;
+    }
+    // The socket may have closed (or timed out) while the ticket was being checked.
+    if (this.state !== 'joining') return;
+    if (msg.room !== undefined && msg.room !== claims.room) return this.fail('TICKET_WRONG_ROOM');
+    if (!ctx.replay.use(claims.jti, claims.exp, ctx.now())) return this.fail('TICKET_REPLAYED');
+    if (ctx.isDraining()) return this.fail('SERVER_DRAINING');
+    const refusal = ctx.rooms.admit(claims.room, claims.sessionId, ctx.capacity);
+    if (refusal !== null) return this.fail(refusal);
+
+    this.room = claims.room;
+    this.peerId = claims.sessionId;
+    this.name = claims.name;
+    this.signalPrefix = `{"type":"signal","v":1,"from":${JSON.stringify(claims.sessionId)},"data":`;
+    this.state = 'joined';
+    clearTimeout(this.timer);
+    this.lastSeen = ctx.now();
+    this.timer = setTimeout(() => this.onIdleCheck(), ctx.idleTimeoutMs);
+    this.timer.unref();
+
+    const previous = ctx.rooms.add(this.room, this);
+    // The same session reconnected: the old socket goes quietly (no peer.left), and the
+    // peer.joined below tells the others it is back, which is their cue to ICE-restart.
+    if (previous !== undefined) previous.fail('SESSION_REPLACED');
+
+    const peers: PeerInfo[] = [];
+    for (const member of ctx.rooms.members(this.room)) {
+      if (member !== this) peers.push({ peerId: member.peerId, name: member.name });
+    }
+    this.send(
+      JSON.stringify({
+        type: 'joined',
+        v: 1,
+        room: this.room,
+        server: { id: ctx.serverId },
+        peerId: this.peerId,
+        peers,
+      }),
+    );
+    this.broadcast(
+      JSON.stringify({ type: 'peer.joined', v: 1, peer: { peerId: this.peerId, name: this.name } }),
+    );
+    ctx.logger.debug({ room: this.room, peerId: this.peerId, replaced: previous !== undefined }, 'joined');
+  }
+
+  private relay(msg: SignalOut): void {
+    const target = this.ctx.rooms.get(this.room, msg.to);
+    if (target === undefined || target === this) {
+      this.sendError('PEER_NOT_FOUND', null);
+      return;
+    }
+    target.send(`${this.signalPrefix}${JSON.stringify(msg.data)}}`);
+  }
+
+  private broadcast(text: string): void {
+    for (const member of this.ctx.rooms.members(this.room)) if (member !== this) member.send(text);
+  }
+
+  private onJoinDeadline(): void {
+    if (this.state === 'new' || this.state === 'joining') this.fail('JOIN_TIMEOUT');
+  }
+
+  private onIdleCheck(): void {
+    if (this.state !== 'joined') return;
+    const silent = this.ctx.now() - this.lastSeen;
+    if (silent >= this.ctx.idleTimeoutMs) {
+      this.fail('IDLE_TIMEOUT');
+      return;
+    }
+    this.timer = setTimeout(() => this.onIdleCheck(), this.ctx.idleTimeoutMs - silent);
+    this.timer.unref();
+  }
+
+  private onClose(code: number): void {
+    this.ctx.logger.debug({ peerId: this.peerId, room: this.room, code }, 'connection closed');
+    this.detach('disconnected');
+  }
+
+  /** Leaves the room (telling the others, if this socket still holds the session) and stops timers. Idempotent. */
+  private detach(reason: 'left' | 'disconnected'): void {
+    if (this.state === 'gone') return;
+    const wasJoined = this.state === 'joined';
+    this.state = 'gone';
+    clearTimeout(this.timer);
+    if (wasJoined && this.ctx.rooms.remove(this.room, this)) {
+      this.broadcast(
+        `{"type":"peer.left","v":1,"peerId":${JSON.stringify(this.peerId)},"reason":"${reason}"}`,
+      );
+    }
+    this.ctx.onGone(this);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,128 @@
+// Public entry of the media/signaling server: fills in defaults, starts the HTTP/WS
+// server, and (when a broker is configured) the control channel that registers it.
+import type { Capacity } from '../../shared/protocol/control.ts';
+import type { KeyRing } from '../common/keys.ts';
+import type { Logger } from '../common/logger.ts';
+import type { MediaConnection } from './connection.ts';
+import { type ControlClient, createControlClient } from './control-client.ts';
+import { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.ts';
+import { RoomRegistry } from './rooms.ts';
+import { MEDIA_PATH, startServer } from './server.ts';
+
+export interface MediaServerOptions {
+  /** Server id (ServerId pattern). */
+  id: string;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** 0 = ephemeral. */
+  port: number;
+  /** What clients use; default `ws://<host>:<port>/v1/media` (127.0.0.1 for a wildcard host). */
+  publicUrl?: string;
+  /** http(s) URL of the broker; undefined ⇒ no registration (tests). */
+  brokerUrl?: string;
+  keys: KeyRing;
+  logger: Logger;
+  /** Defaults: maxRooms 10 000, maxPeersPerRoom 50, maxPeers 20 000. */
+  capacity?: Partial<Capacity>;
+  /** Default 10 000. */
+  joinTimeoutMs?: number;
+  /** Default 30 000 (clients ping every second). */
+  idleTimeoutMs?: number;
+  /** Default 10 000. */
+  drainGraceMs?: number;
+  /** Clock, default Date.now. */
+  now?: () => number;
+  /** Per-connection message limit; default 100 burst, 50/s, closed 400 messages past the limit. */
+  rateLimit?: Partial<RateLimitOptions>;
+}
+
+export interface MediaServer {
+  readonly id: string;
+  /** Public ws URL. */
+  readonly url: string;
+  readonly port: number;
+  stats(): { rooms: number; peers: number; draining: boolean };
+  /** Migrate everyone, stop accepting joins; resolves when empty or after drainGraceMs. */
+  drain(): Promise<void>;
+  /** Close everything (idempotent). */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CAPACITY: Capacity = { maxRooms: 10_000, maxPeersPerRoom: 50, maxPeers: 20_000 };
+
+/** Resolves once listening; broker registration goes on in the background. */
+export async function createMediaServer(options: MediaServerOptions): Promise<MediaServer> {
+  const { id, logger } = options;
+  const host = options.host ?? '127.0.0.1';
+  const capacity: Capacity = { ...DEFAULT_CAPACITY, ...definedOnly(options.capacity ?? {}) };
+  let control: ControlClient | undefined;
+  const rooms = new RoomRegistry<MediaConnection>({
+    opened: (room) => control?.roomOpened(room),
+    closed: (room) => control?.roomClosed(room),
+  });
+  const server = await startServer({
+    id,
+    host,
+    port: options.port,
+    keys: options.keys,
+    logger,
+    capacity,
+    joinTimeoutMs: options.joinTimeoutMs ?? 10_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+    drainGraceMs: options.drainGraceMs ?? 10_000,
+    rateLimit: { ...DEFAULT_RATE_LIMIT, ...definedOnly(options.rateLimit ?? {}) },
+    now: options.now ?? Date.now,
+    rooms,
+    onDraining: () => control?.reportNow(),
+  });
+  const port = server.port;
+  const url = options.publicUrl ?? defaultPublicUrl(host, port);
+  logger.info({ id, url, port }, 'media server listening');
+
+  if (options.brokerUrl !== undefined) {
+    control = createControlClient({
+      brokerUrl: options.brokerUrl,
+      id,
+      url,
+      keys: options.keys,
+      logger,
+      capacity,
+      snapshot: () => ({
+        peers: rooms.peerCount,
+        rooms: rooms.roomCount,
+        draining: server.stats().draining,
+        roomList: [...rooms.list()],
+      }),
+      onDrain: () => {
+        server.drain().catch((error: unknown) => logger.error({ err: error }, 'drain failed'));
+      },
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    url,
+    port,
+    stats: () => server.stats(),
+    drain: () => server.drain(),
+    close() {
+      closing ??= (async () => {
+        await control?.close();
+        await server.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function defaultPublicUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  const hostPart = reachable.includes(':') ? `[${reachable}]` : reachable;
+  return `ws://${hostPart}:${port}${MEDIA_PATH}`;
+}
+
+/** `{ maxRooms: undefined }` must not override a default. */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,192 @@
+// HTTP + WebSocket wiring of the media server: `/v1/media` upgrades become connections,
+// `GET /healthz` reports load, and drain/close walk every live connection.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { createDecoder } from '../../shared/codec.ts';
+import { CloseCode } from '../../shared/errors.ts';
+import { Limits } from '../../shared/protocol/common.ts';
+import type { Capacity } from '../../shared/protocol/control.ts';
+import { MediaInbound } from '../../shared/protocol/media.ts';
+import type { KeyRing } from '../common/keys.ts';
+import type { Logger } from '../common/logger.ts';
+import { ReplayCache } from '../common/tickets.ts';
+import { MediaConnection } from './connection.ts';
+import type { RateLimitOptions } from './rate-limit.ts';
+import type { RoomRegistry } from './rooms.ts';
+
+export const MEDIA_PATH = '/v1/media';
+/** How long close() waits for clients to answer the close frame before cutting them. */
+const CLOSE_HANDSHAKE_MS = 1000;
+
+export interface ServerConfig {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly keys: KeyRing;
+  readonly logger: Logger;
+  readonly capacity: Capacity;
+  readonly joinTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly drainGraceMs: number;
+  readonly rateLimit: RateLimitOptions;
+  readonly now: () => number;
+  readonly rooms: RoomRegistry<MediaConnection>;
+  /** Draining just started (so the broker hears of it at once). */
+  onDraining(): void;
+}
+
+export interface ServerHandle {
+  readonly port: number;
+  stats(): { rooms: number; peers: number; draining: boolean };
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig): Promise<ServerHandle> {
+  const { logger, rooms } = config;
+  const connections = new Set<MediaConnection>();
+  /** Every open socket, joined or not, until its close event: close() waits for these. */
+  const sockets = new Set<WebSocket>();
+  let draining = false;
+  let closing = false;
+  let drainPromise: Promise<void> | undefined;
+  let closePromise: Promise<void> | undefined;
+  /** Wakes drain() when the last joined peer has gone. */
+  let onEmpty: (() => void) | undefined;
+  /** Wakes close() when the last socket has finished its close handshake. */
+  let onNoSockets: (() => void) | undefined;
+
+  const stats = () => ({ rooms: rooms.roomCount, peers: rooms.peerCount, draining });
+
+  const http = createServer((req, res) => handleHttp(req, res));
+  function handleHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      json(res, 200, { status: 'ok', id: config.id, ...stats() });
+      return;
+    }
+    json(res, 404, { error: 'NOT_FOUND', message: 'not found' });
+  }
+
+  const wss = new WebSocketServer({
+    server: http,
+    path: MEDIA_PATH,
+    maxPayload: Limits.mediaFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const context = {
+    serverId: config.id,
+    keys: config.keys,
+    replay: new ReplayCache(),
+    rooms,
+    decoder: createDecoder(MediaInbound),
+    capacity: config.capacity,
+    logger,
+    now: config.now,
+    joinTimeoutMs: config.joinTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    rateLimit: config.rateLimit,
+    isDraining: () => draining || closing,
+    onGone(connection: MediaConnection) {
+      connections.delete(connection);
+      if (onEmpty !== undefined && rooms.peerCount === 0) onEmpty();
+    },
+  };
+  wss.on('connection', (ws) => {
+    sockets.add(ws);
+    ws.once('close', () => {
+      sockets.delete(ws);
+      if (sockets.size === 0) onNoSockets?.();
+    });
+    if (closing) {
+      ws.close(CloseCode.GOING_AWAY, 'closing');
+      return;
+    }
+    connections.add(new MediaConnection(ws, context));
+  });
+  // Without listeners these would be thrown; a bad socket must never take the server down.
+  wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
+  http.on('clientError', (error, socket) => {
+    logger.debug({ err: error.message }, 'bad http request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  http.on('error', (error) => logger.error({ err: error }, 'http server error'));
+  const port = (http.address() as AddressInfo).port;
+
+  function closeAll(code: number, reason: string): void {
+    for (const connection of [...connections]) connection.end(code, reason);
+  }
+
+  async function drainNow(): Promise<void> {
+    draining = true;
+    logger.info({ peers: rooms.peerCount, rooms: rooms.roomCount }, 'draining: asking clients to migrate');
+    config.onDraining();
+    for (const connection of connections) connection.migrate();
+    if (rooms.peerCount > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, config.drainGraceMs);
+        onEmpty = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      onEmpty = undefined;
+    }
+    const left = rooms.peerCount;
+    closeAll(CloseCode.MIGRATE, 'SERVER_DRAINING');
+    logger.info({ remaining: left }, 'drained');
+  }
+
+  async function closeNow(): Promise<void> {
+    closing = true;
+    onEmpty?.();
+    closeAll(CloseCode.GOING_AWAY, 'closing');
+    for (const ws of sockets) if (ws.readyState === ws.CONNECTING) ws.terminate();
+    if (sockets.size > 0) {
+      // Give clients a moment to answer the close frame, then cut whoever did not.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_HANDSHAKE_MS);
+        onNoSockets = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      for (const ws of sockets) ws.terminate();
+    }
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      http.close(() => resolve());
+      http.closeAllConnections();
+    });
+  }
+
+  return {
+    port,
+    stats,
+    drain() {
+      drainPromise ??= drainNow();
+      return drainPromise;
+    },
+    close() {
+      closePromise ??= closeNow();
+      return closePromise;
+    },
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

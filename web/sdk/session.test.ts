@@ -1,0 +1,324 @@
+// UsherSession over real sockets with short real timers, against a fake broker and fake media
+// servers: join, failover (frozen, killed, migrate), exclusions, giving up, session replaced, leave.
+import assert from 'node:assert/strict';
+import { describe, type TestContext, test } from 'node:test';
+import type { WebSocket } from 'ws';
+import type { UsherClientError } from './errors.ts';
+import type { ReconnectPolicy } from './reconnect-policy.ts';
+import { type FailoverRecord, type SessionState, UsherSession } from './session.ts';
+import {
+  closedPort,
+  NodeWebSocket,
+  send,
+  startServer,
+  type TestServer,
+  waitFor,
+} from './testing/ws-server.ts';
+
+const PING = { intervalMs: 50, timeoutMs: 400 };
+
+interface Media {
+  id: string;
+  server: TestServer;
+  /** false = frozen: the socket stays open but nothing answers. */
+  answering: boolean;
+}
+
+async function media(t: TestContext, id: string): Promise<Media> {
+  const m: Media = { id, server: undefined as unknown as TestServer, answering: true };
+  m.server = await startServer(t, (socket, msg) => {
+    if (!m.answering) return;
+    if (msg.type === 'join') {
+      const peerId = String(msg.ticket).replace(/^ticket:/, '');
+      send(socket, { type: 'joined', v: 1, room: msg.room, server: { id }, peerId, peers: [] });
+    } else if (msg.type === 'ping') {
+      send(socket, { type: 'pong', v: 1, seq: msg.seq });
+    }
+  });
+  return m;
+}
+
+function assignment(msg: Record<string, unknown>, m: { id: string; url: string }) {
+  const resume = msg.resume as { sessionId: string } | undefined;
+  const sessionId = resume?.sessionId ?? 'peer-a';
+  return {
+    type: 'session.assigned',
+    v: 1,
+    id: msg.id,
+    sessionId,
+    resumeToken: `token-of-${sessionId}`,
+    room: msg.room,
+    server: { id: m.id, url: m.url },
+    ticket: `ticket:${sessionId}`,
+    ticketExpiresAt: Date.now() + 30_000,
+    ping: PING,
+    iceServers: [],
+    client: { address: '127.0.0.1', port: 40000 },
+  };
+}
+
+type Assign = (msg: Record<string, unknown>, n: number) => unknown;
+
+async function brokerServer(t: TestContext, assign: Assign): Promise<TestServer> {
+  let n = 0;
+  return startServer(t, (socket: WebSocket, msg) => {
+    n += 1;
+    send(socket, assign(msg, n));
+  });
+}
+
+const fastRetry: ReconnectPolicy = {
+  nextRetryDelayMs: ({ elapsedMs }) => (elapsedMs > 1500 ? null : 5),
+};
+
+function session(t: TestContext, broker: TestServer, policy = fastRetry) {
+  const s = new UsherSession({
+    brokerUrl: broker.url,
+    room: 'lobby',
+    name: 'Ada',
+    WebSocket: NodeWebSocket,
+    reconnectPolicy: policy,
+  });
+  const states: SessionState[] = [];
+  const failovers: FailoverRecord[] = [];
+  const warnings: UsherClientError[] = [];
+  const errors: UsherClientError[] = [];
+  s.on('state', (state) => states.push(state));
+  s.on('failover', (record) => failovers.push(record));
+  s.on('warning', (error) => warnings.push(error));
+  s.on('error', (error) => errors.push(error));
+  t.after(() => s.leave());
+  return { s, states, failovers, warnings, errors };
+}
+
+function requests(broker: TestServer): Array<Record<string, unknown>> {
+  return broker.received.map((entry) => entry.msg);
+}
+
+describe('UsherSession', () => {
+  test('join: broker request, then the media server; state idle → requesting → connecting → joined', async (t) => {
+    const m1 = await media(t, 'm1');
+    const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));
+    const { s, states } = session(t, broker);
+    assert.equal(s.state, 'idle');
+    await s.join();
+    assert.deepEqual(states, ['requesting', 'connecting', 'joined']);
+    assert.equal(s.serverId, 'm1');
+    assert.equal(s.serverUrl, m1.server.url);
+    assert.equal(s.peerId, 'peer-a');
+    assert.deepEqual(s.clientAddress, { address: '127.0.0.1', port: 40000 });
+    assert.deepEqual(requests(broker), [
+      { type: 'session.request', v: 1, id: 'r1', room: 'lobby', name: 'Ada' },
+    ]);
+    assert.deepEqual(m1.server.received[0]?.msg, {
+      type: 'join',
+      v: 1,
+      ticket: 'ticket:peer-a',
+      room: 'lobby',
+    });
+    await waitFor(() => s.rttMs !== null, 'an RTT measurement');
+  });
+
+  test('a frozen server: pings time out, the broker is asked again excluding it, same session resumed', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const broker = await brokerServer(t, (msg) => {
+      const excluded = (msg.exclude as string[] | undefined) ?? [];
+      const target = excluded.includes('m1') ? m2 : m1;
+      return assignment(msg, { id: target.id, url: target.server.url });
+    });
+    const { s, states, failovers } = session(t, broker);
+    const starts: unknown[] = [];
+    s.on('failover-start', (event) => starts.push(event));
+    await s.join();
+    const frozenAt = Date.now();
+    m1.answering = false;
+    await waitFor(() => failovers.length === 1, 'a failover');
+
+    assert.deepEqual(states, ['requesting', 'connecting', 'joined', 'reconnecting', 'joined']);
+    assert.equal(s.serverId, 'm2');
+    assert.equal(s.peerId, 'peer-a', 'the peer id survives the move');
+    const [record] = failovers;
+    assert.equal(record!.from, 'm1');
+    assert.equal(record!.to, 'm2');
+    assert.equal(record!.reason, 'ping-timeout');
+    // (-2: node timers may fire a millisecond early against Date.now.)
+    assert.ok(
+      record!.detectedAt - record!.lostAt >= PING.timeoutMs - 2,
+      'waited timeoutMs after the last pong',
+    );
+    assert.ok(record!.detectedAt - frozenAt <= PING.timeoutMs + PING.intervalMs + 300, 'detected in time');
+    assert.ok(record!.rejoinedAt >= record!.detectedAt);
+    assert.deepEqual(starts, [
+      { from: 'm1', reason: 'ping-timeout', lastPongAt: record!.lostAt, detectedAt: record!.detectedAt },
+    ]);
+    assert.deepEqual(requests(broker)[1], {
+      type: 'session.request',
+      v: 1,
+      id: 'r2',
+      room: 'lobby',
+      name: 'Ada',
+      exclude: ['m1'],
+      resume: { sessionId: 'peer-a', token: 'token-of-peer-a' },
+    });
+    assert.deepEqual(s.failovers(), [record]);
+  });
+
+  test('a killed server (socket closed) fails over at once with reason closed', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const broker = await brokerServer(t, (_msg, n) => {
+      const target = n === 1 ? m1 : m2;
+      return assignment(_msg, { id: target.id, url: target.server.url });
+    });
+    const { s, failovers } = session(t, broker);
+    await s.join();
+    const killedAt = Date.now();
+    await m1.server.close();
+    await waitFor(() => failovers.length === 1, 'a failover');
+    assert.equal(failovers[0]!.reason, 'closed');
+    assert.ok(failovers[0]!.detectedAt - killedAt < PING.timeoutMs, 'no need to wait for pings');
+    assert.equal(s.serverId, 'm2');
+  });
+
+  test('migrate moves to another server', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const broker = await brokerServer(t, (msg, n) => {
+      const target = n === 1 ? m1 : m2;
+      return assignment(msg, { id: target.id, url: target.server.url });
+    });
+    const { s, failovers } = session(t, broker);
+    await s.join();
+    send(m1.server.sockets[0]!, { type: 'migrate', v: 1, reason: 'draining' });
+    await waitFor(() => failovers.length === 1, 'a failover');
+    assert.equal(failovers[0]!.reason, 'migrate');
+    assert.deepEqual(requests(broker)[1]?.exclude, ['m1']);
+  });
+
+  test('the broker handing back the excluded server is an error: retry until it offers another', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const broker = await brokerServer(t, (msg, n) => {
+      const target = n <= 2 ? m1 : m2; // join, then once more the dead m1
+      return assignment(msg, { id: target.id, url: target.server.url });
+    });
+    const { s, failovers, warnings } = session(t, broker);
+    await s.join();
+    m1.answering = false;
+    await waitFor(() => failovers.length === 1, 'a failover');
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['SAME_SERVER'],
+    );
+    assert.equal(s.serverId, 'm2');
+    assert.equal(m1.server.sockets.length, 1, 'never reconnected to the excluded server');
+  });
+
+  test('an unreachable new server is excluded too on the next request', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const deadUrl = `ws://127.0.0.1:${await closedPort()}/`;
+    const broker = await brokerServer(t, (msg, n) => {
+      if (n === 2) return assignment(msg, { id: 'm3', url: deadUrl });
+      const target = n === 1 ? m1 : m2;
+      return assignment(msg, { id: target.id, url: target.server.url });
+    });
+    const { s, failovers, warnings } = session(t, broker);
+    await s.join();
+    m1.answering = false;
+    await waitFor(() => failovers.length === 1, 'a failover');
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['MEDIA_UNREACHABLE'],
+    );
+    assert.deepEqual(requests(broker)[2]?.exclude, ['m1', 'm3']);
+    assert.equal(s.serverId, 'm2');
+  });
+
+  test('gives up when the policy says so: state closed, error GAVE_UP', async (t) => {
+    const m1 = await media(t, 'm1');
+    const broker = await brokerServer(t, (msg, n) =>
+      n === 1
+        ? assignment(msg, { id: 'm1', url: m1.server.url })
+        : { type: 'error', v: 1, id: msg.id, code: 'NO_SERVER_AVAILABLE', message: 'none' },
+    );
+    const twice: ReconnectPolicy = { nextRetryDelayMs: ({ attempt }) => (attempt < 2 ? 5 : null) };
+    const { s, errors, warnings } = session(t, broker, twice);
+    await s.join();
+    m1.answering = false;
+    await waitFor(() => s.state === 'closed', 'the session to close');
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['GAVE_UP'],
+    );
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['NO_SERVER_AVAILABLE', 'NO_SERVER_AVAILABLE'],
+    );
+    assert.equal(requests(broker).length, 3);
+  });
+
+  test('close 4409 (session replaced elsewhere) ends the session instead of fighting', async (t) => {
+    const m1 = await media(t, 'm1');
+    const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));
+    const { s, errors } = session(t, broker);
+    await s.join();
+    m1.server.sockets[0]!.close(4409, 'SESSION_REPLACED');
+    await waitFor(() => s.state === 'closed', 'the session to close');
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['SESSION_REPLACED'],
+    );
+    assert.equal(requests(broker).length, 1, 'no failover request');
+  });
+
+  test('a refused join rejects, returns to idle, and can be retried', async (t) => {
+    const m1 = await media(t, 'm1');
+    const broker = await brokerServer(t, (msg, n) =>
+      n === 1
+        ? { type: 'error', v: 1, id: msg.id, code: 'NO_SERVER_AVAILABLE', message: 'none' }
+        : assignment(msg, { id: 'm1', url: m1.server.url }),
+    );
+    const { s } = session(t, broker);
+    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'NO_SERVER_AVAILABLE');
+    assert.equal(s.state, 'idle');
+    await s.join();
+    assert.equal(s.state, 'joined');
+  });
+
+  test('leave says goodbye to the media server and closes every socket', async (t) => {
+    const m1 = await media(t, 'm1');
+    const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));
+    const { s, states } = session(t, broker);
+    await s.join();
+    s.leave();
+    assert.equal(s.state, 'closed');
+    assert.equal(states.at(-1), 'closed');
+    await m1.server.message((msg) => msg.type === 'leave');
+    await waitFor(
+      () => [m1.server, broker].every((server) => server.sockets.every((socket) => socket.readyState === 3)),
+      'both sockets to close',
+    );
+    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'INVALID_STATE');
+  });
+
+  test('leave during a failover stops it', async (t) => {
+    const m1 = await media(t, 'm1');
+    const broker = await brokerServer(t, (msg, n) =>
+      n === 1
+        ? assignment(msg, { id: 'm1', url: m1.server.url })
+        : { type: 'error', v: 1, id: msg.id, code: 'NO_SERVER_AVAILABLE', message: 'none' },
+    );
+    const { s, failovers } = session(t, broker);
+    await s.join();
+    m1.answering = false;
+    await waitFor(() => s.state === 'reconnecting', 'reconnecting');
+    s.leave();
+    const count = requests(broker).length;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // several retry periods
+    assert.equal(requests(broker).length, count, 'no request after leave');
+    assert.equal(s.state, 'closed');
+    assert.deepEqual(failovers, []);
+  });
+});
