@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: bootstraps what the suite needs, then runs lint, typecheck, unit and
-// integration tests (node:test), the web build and the browser e2e tests (Playwright),
+// `npm test`: bootstraps what the suite needs (deps, Debian packages, the web build), then runs lint, typecheck, unit and
+// integration tests (node:test) and the browser e2e tests (Playwright),
 // and ends with one line "N passed, N failed". Usage: node scripts/test.mjs [--only stage,...]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -45,7 +45,7 @@ function findTests(dir, out = []) {
 const scratch = mkdtempSync(join(tmpdir(), 'usher-test-'));
 try {
   const bootstrapArgs = [join(root, 'scripts', 'bootstrap.mjs')];
-  if (wanted('e2e') || wanted('unit')) bootstrapArgs.push('--apt', APT.join(','));
+  if (wanted('e2e') || wanted('unit')) bootstrapArgs.push('--apt', APT.join(','), '--web');
   if (stage('bootstrap', process.execPath, bootstrapArgs) === false) process.exit(1);
 
   stage('lint', bin('biome'), ['check', '.']);
@@ -81,7 +81,6 @@ try {
   }
 
   if (wanted('e2e')) {
-    stage('build-web', process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), '--web']);
     const report = join(scratch, 'e2e.json');
     const e2eOk = stage('e2e', bin('playwright'), ['test', '--reporter=list,json'], {
       env: { ...process.env, PLAYWRIGHT_JSON_OUTPUT_NAME: report },

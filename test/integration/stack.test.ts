@@ -1,0 +1,82 @@
+// `usher stack` (what `npm start` runs): a broker and three media servers as separate
+// processes, ready when it says so, and every child gone after Ctrl-C.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+
+const bin = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A broker port and a run of three media ports, all free right now. */
+async function freePorts(): Promise<{ broker: number; media: number }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = [base, base + 1, base + 2, base + 3];
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return { broker: base, media: base + 1 };
+  }
+  throw new Error('no free ports found');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('usher stack starts a broker and 3 media servers, prints the URL, and stops them all on SIGINT', async (t) => {
+  const ports = await freePorts();
+  const stack = spawn(
+    process.execPath,
+    [bin, 'stack', '--port', String(ports.broker), '--media-base-port', String(ports.media)],
+    { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  stack.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  stack.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => stack.once('exit', (code) => resolve(code)));
+  const childPids = (): number[] => [...output.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
+  t.after(() => {
+    for (const pid of childPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (stack.exitCode === null) stack.kill('SIGKILL');
+  });
+
+  await until('the ready banner', () => (output.includes('Usher is running') ? true : undefined));
+  assert.match(output, new RegExp(`Open http://localhost:${ports.broker}/\\?room=lobby`));
+  assert.match(output, /random dev secret/);
+  const pids = childPids();
+  assert.equal(pids.length, 4, output);
+  const health = (await (await fetch(`http://127.0.0.1:${ports.broker}/healthz`)).json()) as { servers: number };
+  assert.equal(health.servers, 3);
+  const page = await fetch(`http://127.0.0.1:${ports.broker}/`);
+  assert.equal(page.status, 200, 'the broker serves the web app (built by the test runner before this)');
+
+  stack.kill('SIGINT');
+  assert.equal(await exited, 0);
+  await until('every child to exit', () => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000);
+});
