@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
 
@@ -35,7 +35,11 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  ms = 30_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const value = await check();
@@ -71,7 +75,9 @@ test('usher stack starts a broker and 3 media servers, prints the URL, and stops
   assert.match(output, /random dev secret/);
   const pids = childPids();
   assert.equal(pids.length, 4, output);
-  const health = (await (await fetch(`http://127.0.0.1:${ports.broker}/healthz`)).json()) as { servers: number };
+  const health = (await (await fetch(`http://127.0.0.1:${ports.broker}/healthz`)).json()) as {
+    servers: number;
+  };
   assert.equal(health.servers, 3);
   const page = await fetch(`http://127.0.0.1:${ports.broker}/`);
   assert.equal(page.status, 200, 'the broker serves the web app (built by the test runner before this)');

@@ -176,25 +176,50 @@ export class UsherSession extends Emitter<SessionEvents> {
   }
 
   /** Ask the broker for a server and join the room there. Rejects with an UsherClientError
-   *  (state back to 'idle', so join may be called again) unless left meanwhile. */
+   *  (state back to 'idle', so join may be called again) unless left meanwhile.
+   *  An assigned server that does not answer (frozen or dead before the broker noticed) is
+   *  excluded and the broker asked again, with the same jittered backoff as a failover. */
   async join(): Promise<void> {
     if (this.#state !== 'idle') {
       throw new UsherClientError('INVALID_STATE', `join() in state ${this.#state}`);
     }
-    this.#setState('requesting');
-    try {
-      const request: Parameters<BrokerClient['request']>[0] = { room: this.room };
-      if (this.name !== undefined) request.name = this.name;
-      const assigned = await this.#broker.request(request);
-      if (this.#isClosed()) throw UsherClientError.aborted();
-      this.#setState('connecting');
-      await this.#connect(assigned);
-      this.#setState('joined');
-      this.#emitJoined();
-    } catch (error) {
-      const failure = UsherClientError.from(error);
-      if (!this.#isClosed()) this.#setState('idle');
-      throw failure;
+    const startedAt = this.#clock.now();
+    const exclude: string[] = [];
+    for (let attempt = 0; ; attempt += 1) {
+      this.#setState('requesting');
+      let assigned: SessionAssigned | null = null;
+      try {
+        const request: Parameters<BrokerClient['request']>[0] = { room: this.room };
+        if (this.name !== undefined) request.name = this.name;
+        if (exclude.length > 0) request.exclude = [...exclude];
+        assigned = await this.#broker.request(request);
+        if (this.#isClosed()) throw UsherClientError.aborted();
+        if (exclude.includes(assigned.server.id)) throw UsherClientError.sameServer(assigned.server.id);
+        this.#setState('connecting');
+        await this.#connect(assigned);
+        this.#setState('joined');
+        this.#emitJoined();
+        return;
+      } catch (error) {
+        const failure = UsherClientError.from(error);
+        const failed = assigned?.server.id;
+        const serverFault = failed !== undefined && SERVER_FAULTS.has(failure.code);
+        const delay = serverFault
+          ? this.#policy.nextRetryDelayMs({
+              attempt,
+              elapsedMs: this.#clock.now() - startedAt,
+              reason: failure.code,
+            })
+          : null;
+        if (this.#isClosed() || delay === null || failed === undefined || exclude.length >= EXCLUDE_MAX) {
+          if (!this.#isClosed()) this.#setState('idle');
+          throw failure;
+        }
+        if (!exclude.includes(failed)) exclude.push(failed);
+        this.emit('warning', failure);
+        await sleep(this.#clock, Math.max(delay, failure.retryAfterMs ?? 0), this.#stop.signal);
+        if (this.#isClosed()) throw UsherClientError.aborted();
+      }
     }
   }
 
