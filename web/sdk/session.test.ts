@@ -96,6 +96,39 @@ function requests(broker: TestServer): Array<Record<string, unknown>> {
 }
 
 describe('UsherSession', () => {
+  test('join: an assigned server that does not answer is excluded and the broker asked again', async (t) => {
+    const m2 = await media(t, 'm2');
+    const deadUrl = `ws://127.0.0.1:${await closedPort()}/`;
+    const broker = await brokerServer(t, (msg) =>
+      (msg.exclude as string[] | undefined)?.includes('m1')
+        ? assignment(msg, { id: 'm2', url: m2.server.url })
+        : assignment(msg, { id: 'm1', url: deadUrl }),
+    );
+    const { s, warnings } = session(t, broker);
+    await s.join();
+    assert.equal(s.state, 'joined');
+    assert.equal(s.serverId, 'm2');
+    const sent = requests(broker);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[0]?.exclude, undefined);
+    assert.deepEqual(sent[1]?.exclude, ['m1']);
+    assert.equal(warnings[0]?.code, 'MEDIA_UNREACHABLE');
+  });
+
+  test('join: a broker error is not retried; state goes back to idle', async (t) => {
+    const broker = await brokerServer(t, (msg) => ({
+      type: 'error',
+      v: 1,
+      id: msg.id,
+      code: 'NO_SERVER_AVAILABLE',
+      message: 'none',
+    }));
+    const { s } = session(t, broker);
+    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'NO_SERVER_AVAILABLE');
+    assert.equal(s.state, 'idle');
+    assert.equal(requests(broker).length, 1);
+  });
+
   test('join: broker request, then the media server; state idle → requesting → connecting → joined', async (t) => {
     const m1 = await media(t, 'm1');
     const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));
