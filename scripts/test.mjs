@@ -15,7 +15,11 @@ const wanted = (stage) => only === null || only.has(stage);
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 // Debian packages the tests use, as package:binary.
-const APT = ['chromium:/usr/bin/chromium', 'docker-compose:/usr/bin/docker-compose'];
+const APT = [
+  'chromium:/usr/bin/chromium',
+  'docker-compose:/usr/bin/docker-compose',
+  'coturn:/usr/bin/turnserver',
+];
 
 const results = [];
 let passed = 0;

@@ -79,8 +79,14 @@ const INITIAL: CallSnapshot = {
   chat: [],
 };
 
+export interface CallStoreOptions {
+  /** Given to every peer connection of every session (`?relay=1` ⇒ 'relay'). */
+  iceTransportPolicy?: RTCIceTransportPolicy | undefined;
+}
+
 export class CallStore {
   readonly brokerUrl: string;
+  readonly #options: CallStoreOptions;
   readonly #listeners = new Set<() => void>();
   readonly #received: string[] = [];
   #snapshot: CallSnapshot = INITIAL;
@@ -88,8 +94,9 @@ export class CallStore {
   #busy = false;
   #chatId = 0;
 
-  constructor(brokerUrl: string) {
+  constructor(brokerUrl: string, options: CallStoreOptions = {}) {
     this.brokerUrl = brokerUrl;
+    this.#options = options;
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -121,6 +128,8 @@ export class CallStore {
         localStream: media.stream,
       };
       if (name !== '') options.name = name;
+      if (this.#options.iceTransportPolicy !== undefined)
+        options.iceTransportPolicy = this.#options.iceTransportPolicy;
       const session = new UsherSession(options);
       this.#session = session;
       this.#wire(session);

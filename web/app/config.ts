@@ -1,11 +1,14 @@
 // What the page was asked to do, from its URL: which broker to use (same origin unless
-// `?broker=`), and the room, name and autojoin flag that prefill (or skip) the join form.
+// `?broker=`), the room, name and autojoin flag that prefill (or skip) the join form, and
+// `?relay=1` to send all media through the broker's TURN servers.
 
 export interface AppConfig {
   brokerUrl: string;
   room: string;
   name: string;
   autojoin: boolean;
+  /** 'relay' with `?relay=1`; otherwise the browser default. */
+  iceTransportPolicy: RTCIceTransportPolicy | undefined;
 }
 
 export function readConfig(location: Pick<Location, 'protocol' | 'host' | 'search'>): AppConfig {
@@ -16,6 +19,7 @@ export function readConfig(location: Pick<Location, 'protocol' | 'host' | 'searc
     room: params.get('room') || 'lobby',
     name: params.get('name') ?? '',
     autojoin: params.get('autojoin') === '1',
+    iceTransportPolicy: params.get('relay') === '1' ? 'relay' : undefined,
   };
 }
 

@@ -9,6 +9,9 @@ export interface UsherDebug {
   serverUrl(): string | null;
   peerIds(): string[];
   mediaStats(): Promise<Record<string, PeerMediaStats>>;
+  /** Candidate types ('host' | 'srflx' | 'prflx' | 'relay') of each peer's selected ICE
+   *  pair; null for a peer without one yet. Details (addresses, ports) are in mediaStats. */
+  selectedCandidateTypes(): Promise<Record<string, { local: string; remote: string } | null>>;
   failovers(): FailoverRecord[];
   iceRestarts(): IceRestartRecord[];
   /** Sends `text` as a chat message to every peer over the data channels. */
@@ -24,6 +27,15 @@ export function createDebugApi(store: CallStore): UsherDebug {
     serverUrl: () => store.session?.serverUrl ?? null,
     peerIds: () => store.session?.peers().map((peer) => peer.peerId) ?? [],
     mediaStats: async () => (store.session === null ? {} : await store.session.stats()),
+    selectedCandidateTypes: async () => {
+      const stats = store.session === null ? {} : await store.session.stats();
+      return Object.fromEntries(
+        Object.entries(stats).map(([peerId, { selectedPair }]) => [
+          peerId,
+          selectedPair === null ? null : { local: selectedPair.local.type, remote: selectedPair.remote.type },
+        ]),
+      );
+    },
     failovers: () => store.session?.failovers() ?? [],
     iceRestarts: () => store.session?.iceRestarts() ?? [],
     sendData: (text) => store.sendChat(text),

@@ -8,7 +8,7 @@ import { installDebugApi } from './debug.ts';
 import './styles.css';
 
 const config = readConfig(window.location);
-const store = new CallStore(config.brokerUrl);
+const store = new CallStore(config.brokerUrl, { iceTransportPolicy: config.iceTransportPolicy });
 installDebugApi(window, store);
 
 const root = document.getElementById('root');

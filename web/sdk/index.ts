@@ -13,7 +13,7 @@ export {
   type MediaConnectionOptions,
 } from './media-connection.ts';
 export { PeerMesh, type PeerMeshEvents, type PeerMeshOptions, type PeerSummary } from './peer-mesh.ts';
-export type { PeerMediaStats } from './peer-stats.ts';
+export type { CandidateSummary, PeerMediaStats, SelectedCandidatePair } from './peer-stats.ts';
 export {
   type JitterBackoffOptions,
   JitterBackoffPolicy,

@@ -298,7 +298,52 @@ describe('PeerMesh', () => {
         iceState: 'connected',
         connectionState: 'connected',
         localUfrag: only(a).transportUfrag,
+        selectedPair: {
+          local: { type: 'host', address: '127.0.0.1', port: 50001, protocol: 'udp' },
+          remote: { type: 'host', address: '127.0.0.1', port: 50002, protocol: 'udp' },
+        },
       },
+    });
+  });
+
+  test('iceTransportPolicy goes into every connection and survives new ICE servers', async (t) => {
+    const rtc = fakeRtc('r');
+    const turn1 = { urls: 'turn:127.0.0.1:3478?transport=udp', username: '1:a', credential: 'x' };
+    const turn2 = { urls: 'turn:127.0.0.1:3478?transport=udp', username: '2:a', credential: 'y' };
+    const mesh = new PeerMesh({
+      signal: () => true,
+      createPeerConnection: rtc.create,
+      iceServers: [turn1],
+      iceTransportPolicy: 'relay',
+    });
+    t.after(() => mesh.close());
+    mesh.setSelf('a');
+    mesh.roomJoined([info('b'), info('c')]);
+    assert.equal(rtc.all.length, 2);
+    for (const pc of rtc.all)
+      assert.deepEqual(pc.config, { iceServers: [turn1], iceTransportPolicy: 'relay' });
+    mesh.setIceServers([turn2]);
+    for (const pc of rtc.all)
+      assert.deepEqual(pc.config, { iceServers: [turn2], iceTransportPolicy: 'relay' });
+    mesh.peerJoined(info('d'));
+    assert.deepEqual(rtc.all[2]?.config, { iceServers: [turn2], iceTransportPolicy: 'relay' });
+  });
+
+  test('stats report the selected candidate pair (relay under a relay-only policy)', async (t) => {
+    const rtc = fakeRtc('r');
+    const mesh = new PeerMesh({
+      signal: () => true,
+      createPeerConnection: rtc.create,
+      iceTransportPolicy: 'relay',
+    });
+    t.after(() => mesh.close());
+    mesh.setSelf('a');
+    mesh.roomJoined([info('b')]);
+    assert.equal((await mesh.stats()).b?.selectedPair, null, 'no pair before ICE has one');
+    rtc.all[0]!.transportUfrag = 'u1';
+    assert.deepEqual((await mesh.stats()).b?.selectedPair, {
+      local: { type: 'relay', address: '127.0.0.1', port: 50001, protocol: 'udp' },
+      remote: { type: 'relay', address: '127.0.0.1', port: 50002, protocol: 'udp' },
     });
   });
 

@@ -33,6 +33,8 @@ export interface PeerMeshOptions {
   signal: (to: string, data: SignalData) => boolean;
   localStream?: MediaStream | null;
   iceServers?: RTCIceServer[];
+  /** 'relay' sends everything through TURN (e.g. to hide addresses, or to test TURN). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
   clock?: Clock;
   /** A peer absent from the room whose ICE stays failed/closed this long is dropped. */
@@ -91,7 +93,7 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     for (const entry of this.#peers.values()) {
       if (entry.link === null || entry.link.closed) continue;
       try {
-        entry.link.pc.setConfiguration({ ...entry.link.pc.getConfiguration(), iceServers });
+        entry.link.pc.setConfiguration({ ...entry.link.pc.getConfiguration(), ...this.#config() });
       } catch {
         // An implementation refusing the change keeps the old servers; host candidates still work.
       }
@@ -254,7 +256,7 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     const link = new PeerLink({
       peerId,
       offerer,
-      config: { iceServers: this.#iceServers },
+      config: this.#config(),
       localStream: this.#options.localStream ?? null,
       createPeerConnection: this.#options.createPeerConnection ?? ((config) => new RTCPeerConnection(config)),
       signal: (data) => this.#options.signal(peerId, data),
@@ -268,6 +270,13 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     link.on('ice-restart', (record) => this.#recordRestart(record));
     link.on('state', () => this.#onLinkState(peerId, link));
     return link;
+  }
+
+  #config(): RTCConfiguration {
+    const policy = this.#options.iceTransportPolicy;
+    return policy === undefined
+      ? { iceServers: this.#iceServers }
+      : { iceServers: this.#iceServers, iceTransportPolicy: policy };
   }
 
   #replaceLink(entry: PeerEntry, offerer = this.#isOfferer(entry.peerId)): void {

@@ -1,5 +1,6 @@
 // Per-peer media figures from getStats(): received bytes and decoded frames (is media
-// flowing?), ICE/connection states and the transport's current ICE ufrag (did a restart land?).
+// flowing?), ICE/connection states, the transport's current ICE ufrag (did a restart land?)
+// and the selected candidate pair (direct or through TURN?).
 
 export interface PeerMediaStats {
   /** All inbound RTP (audio + video) bytes. */
@@ -10,6 +11,23 @@ export interface PeerMediaStats {
   connectionState: string;
   /** The ufrag the ICE transport is actually using (null before it has one). */
   localUfrag: string | null;
+  /** The candidate pair ICE selected (null before there is one). */
+  selectedPair: SelectedCandidatePair | null;
+}
+
+/** One side of a candidate pair, from its `local-candidate`/`remote-candidate` stat. */
+export interface CandidateSummary {
+  /** 'host' | 'srflx' | 'prflx' | 'relay'. */
+  type: string;
+  address: string | null;
+  port: number | null;
+  /** Transport to the other side: 'udp' | 'tcp'. */
+  protocol: string | null;
+}
+
+export interface SelectedCandidatePair {
+  local: CandidateSummary;
+  remote: CandidateSummary;
 }
 
 export const EMPTY_STATS: PeerMediaStats = {
@@ -18,6 +36,7 @@ export const EMPTY_STATS: PeerMediaStats = {
   iceState: 'new',
   connectionState: 'new',
   localUfrag: null,
+  selectedPair: null,
 };
 
 type StatsEntry = { type?: unknown } & Record<string, unknown>;
@@ -36,15 +55,41 @@ export async function collectPeerStats(pc: RTCPeerConnection | null): Promise<Pe
   } catch {
     return out;
   }
+  // (An object, not a `let`: TypeScript does not see assignments made inside the callback.)
+  const selected: { pairId: string | null } = { pairId: null };
   report.forEach((entry: StatsEntry) => {
     if (entry.type === 'inbound-rtp') {
       out.bytesReceived += numberOr0(entry.bytesReceived);
       if (entry.kind === 'video') out.framesDecoded += numberOr0(entry.framesDecoded);
-    } else if (entry.type === 'transport' && typeof entry.iceLocalUsernameFragment === 'string') {
-      out.localUfrag = entry.iceLocalUsernameFragment;
+    } else if (entry.type === 'transport') {
+      if (typeof entry.iceLocalUsernameFragment === 'string') out.localUfrag = entry.iceLocalUsernameFragment;
+      if (typeof entry.selectedCandidatePairId === 'string') selected.pairId = entry.selectedCandidatePairId;
+    } else if (entry.type === 'candidate-pair' && entry.selected === true && selected.pairId === null) {
+      // Firefox has no transport stat; it flags the pair instead.
+      selected.pairId = String(entry.id);
     }
   });
+  out.selectedPair = selected.pairId === null ? null : selectedPair(report, selected.pairId);
   return out;
+}
+
+function selectedPair(report: RTCStatsReport, pairId: string): SelectedCandidatePair | null {
+  const pair = report.get(pairId) as StatsEntry | undefined;
+  if (pair === undefined) return null;
+  const local = candidate(report, pair.localCandidateId);
+  const remote = candidate(report, pair.remoteCandidateId);
+  return local === null || remote === null ? null : { local, remote };
+}
+
+function candidate(report: RTCStatsReport, id: unknown): CandidateSummary | null {
+  const entry = typeof id === 'string' ? (report.get(id) as StatsEntry | undefined) : undefined;
+  if (entry === undefined || typeof entry.candidateType !== 'string') return null;
+  return {
+    type: entry.candidateType,
+    address: typeof entry.address === 'string' ? entry.address : null,
+    port: typeof entry.port === 'number' ? entry.port : null,
+    protocol: typeof entry.protocol === 'string' ? entry.protocol : null,
+  };
 }
 
 /** The ufrag the transport is using, straight from getStats (null when none or on error). */

@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
 import type { WebSocket } from 'ws';
+import type { PeerInfo } from '../../shared/protocol/media.ts';
 import type { UsherClientError } from './errors.ts';
 import type { ReconnectPolicy } from './reconnect-policy.ts';
-import { type FailoverRecord, type SessionState, UsherSession } from './session.ts';
+import { type FailoverRecord, type SessionState, UsherSession, type UsherSessionOptions } from './session.ts';
+import { fakeRtc } from './testing/fake-rtc.ts';
 import {
   closedPort,
   NodeWebSocket,
@@ -24,13 +26,14 @@ interface Media {
   answering: boolean;
 }
 
-async function media(t: TestContext, id: string): Promise<Media> {
+/** `peers`: who `joined` says is already in the room. */
+async function media(t: TestContext, id: string, peers: PeerInfo[] = []): Promise<Media> {
   const m: Media = { id, server: undefined as unknown as TestServer, answering: true };
   m.server = await startServer(t, (socket, msg) => {
     if (!m.answering) return;
     if (msg.type === 'join') {
       const peerId = String(msg.ticket).replace(/^ticket:/, '');
-      send(socket, { type: 'joined', v: 1, room: msg.room, server: { id }, peerId, peers: [] });
+      send(socket, { type: 'joined', v: 1, room: msg.room, server: { id }, peerId, peers });
     } else if (msg.type === 'ping') {
       send(socket, { type: 'pong', v: 1, seq: msg.seq });
     }
@@ -38,7 +41,11 @@ async function media(t: TestContext, id: string): Promise<Media> {
   return m;
 }
 
-function assignment(msg: Record<string, unknown>, m: { id: string; url: string }) {
+function assignment(
+  msg: Record<string, unknown>,
+  m: { id: string; url: string },
+  iceServers: RTCIceServer[] = [],
+) {
   const resume = msg.resume as { sessionId: string } | undefined;
   const sessionId = resume?.sessionId ?? 'peer-a';
   return {
@@ -52,7 +59,7 @@ function assignment(msg: Record<string, unknown>, m: { id: string; url: string }
     ticket: `ticket:${sessionId}`,
     ticketExpiresAt: Date.now() + 30_000,
     ping: PING,
-    iceServers: [],
+    iceServers,
     client: { address: '127.0.0.1', port: 40000 },
   };
 }
@@ -71,13 +78,19 @@ const fastRetry: ReconnectPolicy = {
   nextRetryDelayMs: ({ elapsedMs }) => (elapsedMs > 1500 ? null : 5),
 };
 
-function session(t: TestContext, broker: TestServer, policy = fastRetry) {
+function session(
+  t: TestContext,
+  broker: TestServer,
+  policy = fastRetry,
+  extra: Partial<UsherSessionOptions> = {},
+) {
   const s = new UsherSession({
     brokerUrl: broker.url,
     room: 'lobby',
     name: 'Ada',
     WebSocket: NodeWebSocket,
     reconnectPolicy: policy,
+    ...extra,
   });
   const states: SessionState[] = [];
   const failovers: FailoverRecord[] = [];
@@ -212,6 +225,52 @@ describe('UsherSession', () => {
     assert.equal(failovers[0]!.reason, 'closed');
     assert.ok(failovers[0]!.detectedAt - killedAt < PING.timeoutMs, 'no need to wait for pings');
     assert.equal(s.serverId, 'm2');
+  });
+
+  test('iceTransportPolicy reaches every peer connection; a failover restarts ICE on fresh TURN credentials', async (t) => {
+    // peer-b is already in the room; our id (peer-a) is the smaller, so we offer at once.
+    const peers = [{ peerId: 'peer-b', name: 'Bo' }];
+    const m1 = await media(t, 'm1', peers);
+    const m2 = await media(t, 'm2', peers);
+    const turn = (n: number): RTCIceServer => ({
+      urls: ['turn:127.0.0.1:3478?transport=udp'],
+      username: `${1_000 + n}:peer-a`,
+      credential: `hmac-${n}`,
+    });
+    const broker = await brokerServer(t, (msg, n) => {
+      const target = n === 1 ? m1 : m2;
+      return assignment(msg, { id: target.id, url: target.server.url }, [turn(n)]);
+    });
+    const rtc = fakeRtc('pc');
+    const { s, failovers } = session(t, broker, fastRetry, {
+      iceTransportPolicy: 'relay',
+      createPeerConnection: rtc.create,
+    });
+    await s.join();
+    assert.equal(rtc.all.length, 1);
+    const pc = rtc.all[0]!;
+    assert.deepEqual(pc.config, { iceServers: [turn(1)], iceTransportPolicy: 'relay' });
+    await waitFor(() => pc.offers.length === 1, 'the first offer');
+
+    await m1.server.close();
+    await waitFor(() => failovers.length === 1, 'a failover');
+    await waitFor(() => pc.offers.length === 2, 'the ICE-restart offer');
+    assert.equal(rtc.all.length, 1, 'the same connection restarts');
+    assert.deepEqual(pc.offers[1], { iceRestart: true });
+    assert.deepEqual(
+      pc.config,
+      { iceServers: [turn(2)], iceTransportPolicy: 'relay' },
+      "the new assignment's credentials, still relay-only",
+    );
+  });
+
+  test('without iceTransportPolicy the browser default applies (the key is absent)', async (t) => {
+    const m1 = await media(t, 'm1', [{ peerId: 'peer-b', name: 'Bo' }]);
+    const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));
+    const rtc = fakeRtc('pc');
+    const { s } = session(t, broker, fastRetry, { createPeerConnection: rtc.create });
+    await s.join();
+    assert.deepEqual(rtc.all[0]?.config, { iceServers: [] });
   });
 
   test('migrate moves to another server', async (t) => {

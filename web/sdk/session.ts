@@ -72,6 +72,9 @@ export interface UsherSessionOptions {
   WebSocket?: WebSocketConstructor;
   clock?: Clock;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
+  /** Given to every RTCPeerConnection: 'relay' forces all media through the broker's TURN
+   *  servers (which must then be configured), 'all' (the browser default) allows direct paths. */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   brokerTimeoutMs?: number;
 }
 
@@ -119,6 +122,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     if (options.createPeerConnection !== undefined) {
       meshOptions.createPeerConnection = options.createPeerConnection;
     }
+    if (options.iceTransportPolicy !== undefined) meshOptions.iceTransportPolicy = options.iceTransportPolicy;
     this.#mesh = new PeerMesh(meshOptions);
     this.#mesh.on('peers', (peers) => this.emit('peers', peers));
     this.#mesh.on('track', (peerId, stream) => this.emit('track', peerId, stream));

@@ -153,8 +153,27 @@ export class FakePeerConnection {
   }
 
   async getStats(): Promise<Map<string, Record<string, unknown>>> {
+    // Relay-only policy ⇒ both ends of the selected pair are relay candidates, as in a browser.
+    const candidateType = this.config.iceTransportPolicy === 'relay' ? 'relay' : 'host';
+    const candidate = (type: string, port: number): Record<string, unknown> => ({
+      type,
+      candidateType,
+      address: '127.0.0.1',
+      port,
+      protocol: 'udp',
+    });
     return new Map([
-      ['T01', { type: 'transport', iceLocalUsernameFragment: this.transportUfrag }],
+      [
+        'T01',
+        {
+          type: 'transport',
+          iceLocalUsernameFragment: this.transportUfrag,
+          selectedCandidatePairId: this.transportUfrag === null ? undefined : 'CP1',
+        },
+      ],
+      ['CP1', { type: 'candidate-pair', localCandidateId: 'CL1', remoteCandidateId: 'CR1' }],
+      ['CL1', candidate('local-candidate', 50001)],
+      ['CR1', candidate('remote-candidate', 50002)],
       ['IV', { type: 'inbound-rtp', kind: 'video', bytesReceived: 1000, framesDecoded: 30 }],
       ['IA', { type: 'inbound-rtp', kind: 'audio', bytesReceived: 200 }],
     ]);
