@@ -19,6 +19,7 @@ const APT = [
   'chromium:/usr/bin/chromium',
   'docker-compose:/usr/bin/docker-compose',
   'coturn:/usr/bin/turnserver',
+  'redis-server:/usr/bin/redis-server',
 ];
 
 const results = [];
@@ -55,7 +56,7 @@ try {
   stage('lint', bin('biome'), ['check', '.']);
   stage('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
 
-  const testFiles = ['shared', 'server', 'web', 'test']
+  const testFiles = ['shared', 'server', 'web', 'test', 'bench']
     .flatMap((dir) => {
       try {
         return findTests(join(root, dir));

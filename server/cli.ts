@@ -1,5 +1,6 @@
 // The `usher` command: the only place that wires processes together. Each subcommand
 // parses its flags/env, starts its part, and reports config errors without a stack.
+import { benchHelp } from '../bench/help.ts';
 import { brokerHelp, runBroker } from './cli/broker-command.ts';
 import { mediaHelp, runMedia } from './cli/media-command.ts';
 import { runStack, stackHelp } from './cli/stack-command.ts';
@@ -13,6 +14,7 @@ Commands:
   broker   run the session broker (HTTP + WebSocket, serves the web app)
   media    run one media/signaling server that registers with a broker
   stack    run the local stack: broker on :8080 + 3 media servers, each its own process
+  bench    measure the broker against the runtime limit and Colyseus; failover storms
 
 Run \`usher <command> --help\` for a command's options.
 `;
@@ -22,6 +24,8 @@ const COMMANDS: Record<string, Command> = {
   broker: { help: brokerHelp, run: runBroker },
   media: { help: mediaHelp, run: runMedia },
   stack: { help: stackHelp, run: runStack },
+  // Loaded only when run: the bench pulls in autocannon and the load generators.
+  bench: { help: benchHelp, run: async (argv, env) => (await import('../bench/cli.ts')).runBench(argv, env) },
 };
 
 /** Returns the exit code to use if the process should end now; long-running commands keep it alive. */

@@ -6,8 +6,10 @@
 export const CloseCode = {
   /** Standard: the endpoint is going away (server shutdown, drain finished). */
   GOING_AWAY: 1001,
-  /** Standard: protocol error (not valid WebSocket). */
+  /** Standard: protocol error (not valid WebSocket: bad opcode, unmasked client frame, …). */
   PROTOCOL_ERROR: 1002,
+  /** Standard: a text frame that is not valid UTF-8. */
+  INVALID_PAYLOAD: 1007,
   /** Standard: a frame larger than the channel's maxPayload. */
   MESSAGE_TOO_BIG: 1009,
   /** Standard: unexpected server condition. */

@@ -70,6 +70,10 @@ class SlowPinStore implements PinStore {
     await this.tick();
     return this.inner.deleteByServer(serverId);
   }
+  async keepAlive(serverId: string, rooms: readonly string[], now: number) {
+    await this.tick();
+    return this.inner.keepAlive(serverId, rooms, now);
+  }
   size() {
     return this.inner.size();
   }
@@ -288,35 +292,29 @@ describe('assignment', () => {
     assert.equal(await pins.get('ghost'), undefined);
     assert.equal((await pins.get('real'))?.serverId, 'a');
   });
-});
 
-describe('MemoryPinStore', () => {
-  test('compare-and-set only replaces the expected pin', async () => {
-    const pins = new MemoryPinStore();
-    assert.equal(await pins.compareAndSet('r', undefined, { serverId: 'a', assignedAt: 1 }), true);
-    assert.equal(await pins.compareAndSet('r', undefined, { serverId: 'b', assignedAt: 2 }), false);
-    assert.equal(await pins.compareAndSet('r', 'b', { serverId: 'c', assignedAt: 2 }), false);
-    assert.equal(await pins.compareAndSet('r', 'a', { serverId: 'c', assignedAt: 3 }), true);
-    assert.deepEqual(await pins.get('r'), { serverId: 'c', assignedAt: 3 });
-  });
-
-  test('deleteByServer removes exactly that server’s rooms, after moves too', async () => {
-    const pins = new MemoryPinStore();
-    await pins.set('r1', { serverId: 'a', assignedAt: 0 });
-    await pins.set('r2', { serverId: 'a', assignedAt: 0 });
-    await pins.set('r3', { serverId: 'b', assignedAt: 0 });
-    await pins.set('r2', { serverId: 'b', assignedAt: 1 });
-    assert.deepEqual(await pins.deleteByServer('a'), ['r1']);
-    assert.deepEqual((await pins.deleteByServer('b')).sort(), ['r2', 'r3']);
-    assert.equal(await pins.size(), 0);
-  });
-
-  test('deleteIf respects server and last assignment time', async () => {
-    const pins = new MemoryPinStore();
-    await pins.set('r', { serverId: 'a', assignedAt: 100 });
-    assert.equal(await pins.deleteIf('r', 'b', 200), false);
-    assert.equal(await pins.deleteIf('r', 'a', 99), false);
-    assert.equal(await pins.deleteIf('r', 'a', 100), true);
-    assert.deepEqual(await pins.deleteByServer('a'), []);
+  test('a store whose pins expire gets the live rooms renewed once per keepAliveMs, per server', async () => {
+    const calls: Array<[string, string[], number]> = [];
+    class ExpiringPins extends MemoryPinStore {
+      readonly keepAliveMs = 1000;
+      override async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void> {
+        calls.push([serverId, [...rooms], now]);
+        await super.keepAlive(serverId, rooms, now);
+      }
+    }
+    const { add, advance, assigner } = setup({ pins: new ExpiringPins() });
+    const a = add('a');
+    await assigner.roomsChanged(a, ['quiet'], []);
+    advance(500);
+    await assigner.roomsChanged(a, [], []);
+    assert.deepEqual(
+      calls,
+      [['a', ['quiet'], 1_000_000]],
+      'first report renews, the next within 1 s does not',
+    );
+    advance(500);
+    await assigner.roomsChanged(a, [], []);
+    assert.deepEqual(calls.at(-1), ['a', ['quiet'], 1_001_000]);
+    assert.equal(calls.length, 2);
   });
 });

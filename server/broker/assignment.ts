@@ -50,6 +50,8 @@ export class Assigner {
   private readonly exactScanLimit: number;
   /** Rooms whose server was lost (their pins deleted), so the later re-placement is logged as a move. */
   private readonly lostRooms = new Map<string, { from: string; at: number }>();
+  /** When each server's live rooms last had their pins renewed (stores whose pins expire). */
+  private readonly keptAlive = new WeakMap<MediaServer, number>();
 
   constructor(options: AssignerOptions) {
     this.registry = options.registry;
@@ -157,6 +159,7 @@ export class Assigner {
         await this.pins.compareAndSet(room, undefined, { serverId: server.id, assignedAt: now });
     }
     await this.sweepUnconfirmed(server);
+    await this.keepAlive(server, now);
   }
 
   /**
@@ -178,6 +181,24 @@ export class Assigner {
       if (now - pin.assignedAt < this.ticketTtlMs) continue;
       await this.pins.deleteIf(room, server.id, now - this.ticketTtlMs);
       server.unconfirmed.delete(room);
+    }
+  }
+
+  /**
+   * A shared store forgets pins nobody renews (so rooms whose members vanished go away);
+   * a room that is live but quiet — no one joining or failing over — must not be forgotten.
+   */
+  private async keepAlive(server: MediaServer, now: number): Promise<void> {
+    const every = this.pins.keepAliveMs;
+    if (every === undefined) return;
+    const last = this.keptAlive.get(server);
+    if (last !== undefined && now - last < every) return;
+    this.keptAlive.set(server, now); // before the await: the next report must not start another
+    try {
+      await this.pins.keepAlive(server.id, [...server.rooms], now);
+    } catch (error) {
+      this.keptAlive.delete(server); // retried on the next report
+      throw error;
     }
   }
 

@@ -10,15 +10,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { Limits } from '../../shared/protocol/common.ts';
-import { signControlToken, verifyTicket } from '../common/tickets.ts';
+import { parseSecret } from '../common/keys.ts';
+import { signControlToken, signTicket, verifyTicket } from '../common/tickets.ts';
 import { MemoryPinStore, type Pin } from './pin-store.ts';
 import {
   FakeMedia,
   getJson,
   keys,
   openSocket,
+  postFrom,
   postJson,
   registerMessage,
   SECRET,
@@ -396,6 +399,11 @@ describe('session requests over HTTP', () => {
     assert.deepEqual(behind.body.client, { address: '203.0.113.9' });
     const direct = await postJson(plain.http('/v1/sessions'), request(), headers);
     assert.equal((direct.body.client as { address: string }).address, '127.0.0.1');
+    // The proxy appends the address it saw; what the client wrote before it is not trusted.
+    const spoofed = await postJson(trusting.http('/v1/sessions'), request(), {
+      'x-forwarded-for': '198.51.100.66, 203.0.113.9',
+    });
+    assert.deepEqual(spoofed.body.client, { address: '203.0.113.9' });
   });
 
   test('origin allowlist: refused upgrade and POST for a foreign origin, CORS for an allowed one', async (t) => {
@@ -421,6 +429,355 @@ describe('session requests over HTTP', () => {
     });
     assert.equal(preflight.status, 204);
     assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
+  });
+});
+
+describe('origins, CORS and security headers', () => {
+  const request = { type: 'session.request', v: 1, id: 'o1', room: 'lobby' };
+
+  test("without an allowlist only the broker's own origin (and non-browser clients) may use it", async (t) => {
+    const tb = await startBroker(t);
+    await FakeMedia.connect(t, tb, 'm1');
+    const own = tb.broker.url;
+    const sameHost = await SessionClient.open(t, tb, { origin: own });
+    assert.equal((await sameHost.request({ room: 'lobby' })).type, 'session.assigned');
+    const noOrigin = await SessionClient.open(t, tb);
+    assert.equal((await noOrigin.request({ room: 'lobby' })).type, 'session.assigned');
+    await assert.rejects(
+      openSocket(t, tb.ws('/v1/session'), { origin: 'https://elsewhere.example' }),
+      /unexpected response 403/,
+    );
+    const foreign = await postJson(tb.http('/v1/sessions'), request, { origin: 'https://elsewhere.example' });
+    assert.deepEqual([foreign.status, foreign.body.code], [403, 'FORBIDDEN_ORIGIN']);
+    assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+    const ok = await postJson(tb.http('/v1/sessions'), request, { origin: own });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('access-control-allow-origin'), own);
+    assert.match(ok.headers.get('vary') ?? '', /origin/i);
+  });
+
+  test('"*" allows any origin and CORS answers *', async (t) => {
+    const tb = await startBroker(t, { allowedOrigins: ['*'] });
+    await FakeMedia.connect(t, tb, 'm1');
+    const anywhere = await SessionClient.open(t, tb, { origin: 'https://anywhere.example' });
+    assert.equal((await anywhere.request({ room: 'lobby' })).type, 'session.assigned');
+    const ok = await postJson(tb.http('/v1/sessions'), request, { origin: 'https://anywhere.example' });
+    assert.equal(ok.headers.get('access-control-allow-origin'), '*');
+  });
+
+  test('preflight: allowed origin ⇒ 204 with methods, headers, max-age and exposed rate headers; others ⇒ no CORS', async (t) => {
+    const tb = await startBroker(t, { allowedOrigins: ['https://app.example'] });
+    const preflight = (origin: string, path = '/v1/sessions') =>
+      fetch(tb.http(path), {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
+      });
+    const allowed = await preflight('https://app.example');
+    assert.equal(allowed.status, 204);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.equal(allowed.headers.get('access-control-allow-methods'), 'POST');
+    assert.equal(allowed.headers.get('access-control-allow-headers'), 'content-type');
+    assert.equal(allowed.headers.get('access-control-max-age'), '600');
+    assert.match(allowed.headers.get('access-control-expose-headers') ?? '', /retry-after/);
+    for (const [origin, path] of [
+      ['https://evil.example', '/v1/sessions'],
+      ['https://app.example', '/admin/v1/servers'],
+      ['https://app.example', '/metrics'],
+    ] as const) {
+      const refused = await preflight(origin, path);
+      assert.equal(refused.status, 404, `${origin} ${path}`);
+      assert.equal(refused.headers.get('access-control-allow-origin'), null);
+      assert.equal(((await refused.json()) as { code: string }).code, 'NOT_FOUND');
+    }
+  });
+
+  test('pages carry helmet headers with a CSP the app works with; the API routes do not pay for them', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'usher-static-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>usher</title>');
+    const tb = await startBroker(t, { staticDir: dir });
+    for (const path of ['/', '/rooms/lobby', '/missing.js']) {
+      const page = await fetch(tb.http(path), { headers: { accept: 'text/html' } });
+      const csp = page.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /script-src 'self'/, path);
+      assert.match(csp, /connect-src 'self' ws: wss:/, path);
+      assert.match(csp, /object-src 'none'/, path);
+      assert.match(csp, /frame-ancestors 'self'/, path);
+      assert.doesNotMatch(csp, /upgrade-insecure-requests/, 'ws:// media URLs must stay ws://');
+      assert.equal(page.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.equal(page.headers.get('x-frame-options'), 'SAMEORIGIN', path);
+      assert.equal(page.headers.get('referrer-policy'), 'no-referrer', path);
+      assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin', path);
+    }
+    const api = await fetch(tb.http('/healthz'));
+    assert.equal(api.headers.get('content-security-policy'), null);
+  });
+});
+
+describe('rate limits', () => {
+  const body = (id: string) => ({ type: 'session.request', v: 1, id, room: 'lobby' });
+
+  test('one budget per address across HTTP and WebSocket: 429 + Retry-After over HTTP, RATE_LIMITED with the id over WS', async (t) => {
+    const tb = await startBroker(t, { rateLimit: { perMinute: 60, burst: 4 } });
+    await FakeMedia.connect(t, tb, 'm1');
+    const url = tb.http('/v1/sessions');
+    const ws = await SessionClient.open(t, tb);
+    assert.equal((await postJson(url, body('h1'))).status, 200);
+    assert.equal((await ws.request({ room: 'lobby' })).type, 'session.assigned');
+    assert.equal((await postJson(url, body('h2'))).status, 200);
+    assert.equal((await ws.request({ room: 'lobby' })).type, 'session.assigned');
+
+    const overWs = await ws.request({ room: 'lobby' });
+    assert.equal(overWs.code, 'RATE_LIMITED');
+    assert.equal(overWs.id, 'r3', 'the client can match the refusal to its request');
+    assert.ok((overWs.retryAfterMs as number) > 0 && (overWs.retryAfterMs as number) <= 1000);
+
+    const overHttp = await postJson(url, body('h3'));
+    assert.equal(overHttp.status, 429);
+    assert.deepEqual(Object.keys(overHttp.body).sort(), [
+      'code',
+      'id',
+      'message',
+      'retryAfterMs',
+      'type',
+      'v',
+    ]);
+    assert.equal(overHttp.body.code, 'RATE_LIMITED');
+    assert.ok((overHttp.body.retryAfterMs as number) > 0);
+    assert.equal(overHttp.headers.get('retry-after'), '1');
+    assert.equal(overHttp.headers.get('x-ratelimit-limit'), '4');
+    assert.equal(overHttp.headers.get('x-ratelimit-remaining'), '0');
+
+    // Another address has its own budget.
+    const other = await postFrom(url, body('o1'), '127.0.0.2');
+    assert.equal(other.status, 200);
+    const metrics = await (await fetch(tb.http('/metrics'))).text();
+    assert.match(
+      metrics,
+      /^usher_broker_session_requests_total\{transport="http",result="RATE_LIMITED"\} 1$/m,
+    );
+    assert.match(metrics, /^usher_broker_session_requests_total\{transport="ws",result="RATE_LIMITED"\} 1$/m);
+  });
+
+  test('a browser on an allowed origin can read the 429 (CORS headers survive the refusal)', async (t) => {
+    const tb = await startBroker(t, {
+      rateLimit: { perMinute: 60, burst: 1 },
+      allowedOrigins: ['https://app.example'],
+    });
+    const headers = { origin: 'https://app.example' };
+    await postJson(tb.http('/v1/sessions'), body('h1'), headers);
+    const refused = await postJson(tb.http('/v1/sessions'), body('h2'), headers);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(refused.headers.get('access-control-expose-headers') ?? '', /retry-after/);
+  });
+
+  test('garbage costs budget too, so it cannot be used to probe for free', async (t) => {
+    const tb = await startBroker(t, { rateLimit: { perMinute: 60, burst: 2 } });
+    const ws = await SessionClient.open(t, tb);
+    ws.inbox.send('{nope');
+    assert.equal((await ws.inbox.next()).code, 'BAD_JSON');
+    assert.equal((await postJson(tb.http('/v1/sessions'), '{nope')).body.code, 'BAD_JSON');
+    ws.inbox.send('{nope');
+    assert.equal((await ws.inbox.next()).code, 'RATE_LIMITED');
+    assert.equal((await postJson(tb.http('/v1/sessions'), '{nope')).status, 429);
+  });
+
+  test('a socket past its frame limit gets RATE_LIMITED with a hint, and is closed 4429 if it keeps going', async (t) => {
+    const tb = await startBroker(t, {
+      rateLimit: { perMinute: 1_000_000, burst: 1_000_000 },
+      sessionSocketLimit: { burst: 5, perSecond: 1, abuseDebt: 20 },
+    });
+    await FakeMedia.connect(t, tb, 'm1');
+    const bystander = await SessionClient.open(t, tb);
+    const flooder = await SessionClient.open(t, tb);
+    for (let i = 0; i < 40; i++) flooder.send({ room: `room-${i}` });
+    assert.equal((await flooder.inbox.closed).code, 4429);
+    const byId = new Map(flooder.inbox.messages.map((message) => [message.id, message]));
+    for (let i = 1; i <= 5; i++)
+      assert.notEqual(byId.get(`r${i}`)?.code, 'RATE_LIMITED', `r${i} is within the burst`);
+    const limited = byId.get('r6')!;
+    assert.equal(limited.code, 'RATE_LIMITED', 'the refusal carries the id the client waits on');
+    assert.ok((limited.retryAfterMs as number) >= 1000);
+    assert.equal(flooder.inbox.messages.at(-1)?.code, 'RATE_LIMITED');
+    assert.match(flooder.inbox.messages.at(-1)?.message as string, /closing/);
+    assert.equal((await bystander.request({ room: 'lobby' })).type, 'session.assigned');
+  });
+
+  test('rateLimit: false turns both limits off (benchmarks, or a limiting proxy in front)', async (t) => {
+    const tb = await startBroker(t, { rateLimit: false });
+    await FakeMedia.connect(t, tb, 'm1');
+    const client = await SessionClient.open(t, tb);
+    for (let i = 0; i < 120; i++) client.send({ room: 'lobby' });
+    await waitFor('every reply', () => client.inbox.messages.length === 120);
+    assert.equal(client.inbox.messages.filter((reply) => reply.code === 'RATE_LIMITED').length, 0);
+    const response = await postJson(tb.http('/v1/sessions'), body('h1'));
+    assert.equal(response.headers.get('x-ratelimit-limit'), null);
+  });
+});
+
+describe('keys and leaks', () => {
+  test('control tokens: an old key is accepted while listed and refused once removed; other algorithms and purposes are refused', async (t) => {
+    const oldRing = parseSecret(`k1:${'o'.repeat(32)}`);
+    const rotating = await startBroker(t, { keys: parseSecret(`k2:${'n'.repeat(32)},k1:${'o'.repeat(32)}`) });
+    const rotated = await startBroker(t, { keys: parseSecret(`k2:${'n'.repeat(32)}`) });
+    const token = await signControlToken(oldRing, 'm1');
+    const accepted = await openSocket(t, rotating.ws('/v1/control'));
+    accepted.send(registerMessage('m1', token));
+    assert.equal((await accepted.next()).type, 'registered');
+    const refused = await openSocket(t, rotated.ws('/v1/control'));
+    refused.send(registerMessage('m1', token));
+    assert.equal((await refused.next()).code, 'UNAUTHORIZED');
+    assert.equal((await refused.closed).code, 4401);
+
+    const tb = await startBroker(t);
+    const key = keys.derive('control', keys.current.kid)!;
+    const claims = () =>
+      new SignJWT({})
+        .setIssuer('m2')
+        .setSubject('m2')
+        .setAudience('usher-control')
+        .setIssuedAt()
+        .setExpirationTime('60s');
+    const forgeries: Array<[string, string]> = [
+      [
+        'HS512 with the right key',
+        await claims()
+          .setProtectedHeader({ alg: 'HS512', kid: keys.current.kid, typ: 'usher-control+jwt' })
+          .sign(key),
+      ],
+      ['no kid', await claims().setProtectedHeader({ alg: 'HS256', typ: 'usher-control+jwt' }).sign(key)],
+      [
+        'a ticket key',
+        await claims()
+          .setProtectedHeader({ alg: 'HS256', kid: keys.current.kid, typ: 'usher-control+jwt' })
+          .sign(keys.derive('ticket', keys.current.kid)!),
+      ],
+      [
+        'a ticket',
+        signTicket(keys, { sessionId: 'm2', room: 'r', serverId: 'usher-control', name: '', ttlSeconds: 30 })
+          .ticket,
+      ],
+      [
+        'expired',
+        await claims()
+          .setProtectedHeader({ alg: 'HS256', kid: keys.current.kid, typ: 'usher-control+jwt' })
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+          .sign(key),
+      ],
+    ];
+    for (const [what, forged] of forgeries) {
+      const inbox = await openSocket(t, tb.ws('/v1/control'));
+      inbox.send(registerMessage('m2', forged));
+      assert.equal((await inbox.next()).code, 'UNAUTHORIZED', what);
+      assert.equal((await inbox.closed).code, 4401, what);
+    }
+    assert.equal(await healthy(tb), 0);
+  });
+
+  test('binary frames on the control channel are refused like any bad first message', async (t) => {
+    const tb = await startBroker(t);
+    const inbox = await openSocket(t, tb.ws('/v1/control'));
+    inbox.socket.send(
+      Buffer.from(JSON.stringify(registerMessage('m1', await signControlToken(keys, 'm1')))),
+      {
+        binary: true,
+      },
+    );
+    assert.equal((await inbox.next()).code, 'BAD_MESSAGE');
+    assert.equal((await inbox.closed).code, 4400);
+  });
+
+  test('no secret, token, ticket or resume token reaches a log line or an error reply', async (t) => {
+    const adminToken = 'admin-token-abcdefghijklmnop';
+    const metricsToken = 'metrics-token-abcdefghijklmnop';
+    const tb = await startBroker(t, { adminToken, metricsToken });
+    const secrets = new Set<string>([SECRET, adminToken, metricsToken]);
+    const media = await FakeMedia.connect(t, tb, 'm1');
+    const controlToken = await signControlToken(keys, 'm1');
+    secrets.add(controlToken);
+    // A second registration with the same id and a valid token: refused, token not logged.
+    const dup = await openSocket(t, tb.ws('/v1/control'));
+    dup.send(registerMessage('m1', controlToken));
+    const replies: unknown[] = [await dup.next()];
+    // Bad tokens, bad URLs with credentials.
+    for (const message of [
+      registerMessage('m2', `${controlToken}x`),
+      registerMessage('m3', await signControlToken(keys, 'm3'), { url: 'ws://user:hunter2-password@h/' }),
+    ]) {
+      const inbox = await openSocket(t, tb.ws('/v1/control'));
+      inbox.send(message);
+      replies.push(await inbox.next());
+      secrets.add(message.token as string);
+    }
+    secrets.add('hunter2-password');
+    const client = await SessionClient.open(t, tb);
+    const assigned = await client.request({ room: 'lobby', name: 'Ada' });
+    secrets.add(assigned.ticket as string);
+    secrets.add(assigned.resumeToken as string);
+    replies.push(
+      await client.request({
+        room: 'lobby',
+        resume: { sessionId: assigned.sessionId, token: `${assigned.resumeToken as string}x` },
+      }),
+    );
+    secrets.add(`${assigned.resumeToken as string}x`);
+    replies.push(await client.request({ room: 'lobby', ticket: assigned.ticket }));
+    const http = await postJson(tb.http('/v1/sessions'), {
+      type: 'session.request',
+      v: 1,
+      id: 'h1',
+      room: 'lobby',
+      resume: { sessionId: 'abc', token: 'k1.forged-resume-token' },
+    });
+    replies.push(http.body);
+    secrets.add('k1.forged-resume-token');
+    for (const headers of [
+      { authorization: `Bearer ${adminToken}x` },
+      { authorization: `Bearer ${metricsToken}` },
+    ]) {
+      const response = await fetch(tb.http('/admin/v1/servers'), { headers });
+      replies.push(await response.text());
+      secrets.add(headers.authorization.slice(7));
+    }
+    replies.push(
+      await (await fetch(tb.http('/metrics'), { headers: { authorization: `Bearer ${adminToken}` } })).text(),
+    );
+    media.inbox.socket.terminate();
+    await waitFor('the loss', () => tb.logged('media server lost').length === 1);
+
+    const logs = JSON.stringify(tb.records);
+    const answered = JSON.stringify(replies);
+    for (const secret of secrets) {
+      assert.equal(logs.includes(secret), false, `a log line holds ${secret.slice(0, 12)}…`);
+      assert.equal(answered.includes(secret), false, `a reply holds ${secret.slice(0, 12)}…`);
+    }
+    assert.ok(tb.records.length > 5, 'the flow was logged at debug level');
+  });
+
+  test('/metrics behind a token: 401 without it, the metrics with it', async (t) => {
+    const tb = await startBroker(t, { metricsToken: 'metrics-token-0123456789' });
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: 'metrics-token-0123456789' },
+    ];
+    for (const headers of attempts) {
+      const response = await fetch(tb.http('/metrics'), { headers });
+      const text = await response.text();
+      assert.equal(response.status, 401);
+      assert.equal((JSON.parse(text) as { code: string }).code, 'UNAUTHORIZED');
+      assert.doesNotMatch(text, /usher_broker|process_cpu/);
+    }
+    const ok = await fetch(tb.http('/metrics'), {
+      headers: { authorization: 'Bearer metrics-token-0123456789' },
+    });
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /usher_broker_media_servers 0/);
   });
 });
 

@@ -11,7 +11,11 @@ export function clientAddress(request: FastifyRequest, trustProxy: boolean): Cli
   return socket.remotePort === undefined ? { address } : { address, port: socket.remotePort };
 }
 
-/** `::ffff:203.0.113.9` (IPv4 on a dual-stack socket) → `203.0.113.9`. */
-function unmap(address: string): string {
+/**
+ * `::ffff:203.0.113.9` (IPv4 on a dual-stack socket) → `203.0.113.9`. A socket the client has
+ * already torn down has no address at all (Node reports undefined despite the types).
+ */
+function unmap(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -3,7 +3,7 @@
 // keeps its socket open — or the socket closing removes the server at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { createDecoder, type Decoder, errorMessage } from '../../shared/codec.ts';
+import { createDecoder, type DecodeResult, type Decoder, errorMessage } from '../../shared/codec.ts';
 import { CloseCode, ErrorCatalogue, type ErrorCode } from '../../shared/errors.ts';
 import { ControlInbound, type Register } from '../../shared/protocol/control.ts';
 import { PROTOCOL_VERSION } from '../../shared/version.ts';
@@ -131,10 +131,12 @@ function serveControlSocket(
     logger.error({ err: error }, 'control channel handler failed');
   };
 
-  socket.on('message', (data) => {
+  socket.on('message', (data, isBinary) => {
     // While the token is checked, later messages are dropped: a server waits for `registered`.
     if (state === 'closed' || state === 'verifying') return;
-    const decoded = decoder.decode(frameText(data));
+    const decoded: DecodeResult<ControlInbound> = isBinary
+      ? { ok: false, code: 'BAD_MESSAGE', message: 'messages must be JSON text frames', id: null }
+      : decoder.decode(frameText(data));
     if (state === 'awaiting') {
       clearTimeout(deadline);
       if (!decoded.ok) {

@@ -1,5 +1,6 @@
 // The media fleet's lifecycle as the broker sees it — registration, load reports, loss,
 // drain — with the log line and metric each event owes the operator.
+import { UsherError } from '../../shared/errors.ts';
 import type { ControlOutbound, LoadReport } from '../../shared/protocol/control.ts';
 import { PROTOCOL_VERSION } from '../../shared/version.ts';
 import type { Logger } from '../common/logger.ts';
@@ -44,9 +45,13 @@ export class Fleet {
     return server;
   }
 
-  /** Rebuild pins from the rooms the server says it holds (a restarted broker loses no room). */
+  /**
+   * Rebuild pins from the rooms the server says it holds (a restarted broker loses no room).
+   * A shared store that is down does not fail the registration: the pins it holds survive,
+   * and the next keep-alive re-pins what it lost.
+   */
   async restoreRooms(server: MediaServer, rooms: readonly string[]): Promise<void> {
-    await this.options.assigner.serverRegistered(server, rooms);
+    await this.tolerateStore(this.options.assigner.serverRegistered(server, rooms), server, 'restore');
   }
 
   async report(server: MediaServer, load: LoadReport): Promise<void> {
@@ -54,7 +59,11 @@ export class Fleet {
     const wasDraining = server.draining;
     this.options.registry.report(server, load, this.options.now());
     if (server.draining && !wasDraining) this.options.logger.info({ id: server.id }, 'media server draining');
-    await this.options.assigner.roomsChanged(server, load.opened, load.closed);
+    await this.tolerateStore(
+      this.options.assigner.roomsChanged(server, load.opened, load.closed),
+      server,
+      'report',
+    );
   }
 
   /** Removes the server at once: no new sessions, pins deleted. Idempotent. */
@@ -62,9 +71,28 @@ export class Fleet {
     if (!server.healthy || this.stopped) return;
     const { assigner, logger, metrics } = this.options;
     this.links.delete(server);
-    const rooms = await assigner.serverLost(server);
-    logger.warn({ id: server.id, reason, rooms: rooms.length }, 'media server lost');
+    let rooms: string[] | undefined;
+    // The registry entry goes first, so a store that is down only leaves pins that the next
+    // request for each room moves (their server is unknown) or that expire.
+    await this.tolerateStore(
+      assigner.serverLost(server).then((lost) => {
+        rooms = lost;
+      }),
+      server,
+      'lose',
+    );
+    logger.warn({ id: server.id, reason, rooms: rooms?.length ?? null }, 'media server lost');
     metrics.serversLost.inc({ reason });
+  }
+
+  /** A pin store error (UsherError: the shared store is down, and it logs that) must not stop the fleet's bookkeeping. */
+  private async tolerateStore(work: Promise<void>, server: MediaServer, step: string): Promise<void> {
+    try {
+      await work;
+    } catch (error) {
+      if (!(error instanceof UsherError)) throw error;
+      this.options.logger.debug({ id: server.id, step, code: error.code }, 'room pins not updated');
+    }
   }
 
   stop(): void {

@@ -12,8 +12,8 @@ import type { Logger } from '../common/logger.ts';
 export class RequestError extends UsherError {
   readonly requestId: string | null;
 
-  constructor(code: ErrorCode, requestId: string | null, message?: string) {
-    super(code, message);
+  constructor(code: ErrorCode, requestId: string | null, message?: string, retryAfterMs?: number) {
+    super(code, message, retryAfterMs === undefined ? undefined : { retryAfterMs });
     this.requestId = requestId;
   }
 }

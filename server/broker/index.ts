@@ -9,17 +9,21 @@ import { CloseCode } from '../../shared/errors.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
+import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { TurnConfig } from '../common/turn.ts';
-import { registerAdminRoutes } from './admin-routes.ts';
+import { answerHandshakeErrors } from '../common/ws-handshake.ts';
+import { bearerMatches, registerAdminRoutes } from './admin-routes.ts';
 import { Assigner } from './assignment.ts';
 import { registerControlRoute } from './control-route.ts';
 import { Fleet } from './fleet.ts';
-import { clientErrorHandler, errorHandler, RequestError } from './http-errors.ts';
+import { clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
+import { registerCors, registerRateLimit, registerSecurityHeaders } from './http-guards.ts';
+import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
 import { createBrokerMetrics } from './metrics.ts';
-import { createOriginPolicy } from './origin.ts';
+import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
 import { MemoryPinStore, type PinStore } from './pin-store.ts';
 import { ServerRegistry } from './registry.ts';
-import { registerSessionRoutes } from './session-routes.ts';
+import { DEFAULT_SESSION_SOCKET_LIMIT, registerSessionRoutes } from './session-routes.ts';
 import { createSessionService } from './sessions.ts';
 import { registerStaticSite } from './static-site.ts';
 
@@ -41,10 +45,23 @@ export interface BrokerOptions {
   iceServers?: { stunUrls?: string[]; turn?: TurnConfig };
   /** Bearer token for /admin/v1/*; undefined ⇒ those routes answer 404. */
   adminToken?: string;
-  /** Take client.address from X-Forwarded-For. */
-  trustProxy?: boolean;
-  /** Browser Origin allowlist for the session endpoints; undefined ⇒ any. */
+  /** Bearer token for /metrics; undefined ⇒ /metrics is open (scrape it from a private network). */
+  metricsToken?: string;
+  /**
+   * Take client.address (and the rate-limit key) from X-Forwarded-For, as added by this many
+   * proxies in front (true = 1). Never "trust all": the left-most entry is the client's to forge.
+   */
+  trustProxy?: boolean | number;
+  /** Browser origins allowed on the session endpoints besides the broker's own; `*` ⇒ any. */
   allowedOrigins?: string[];
+  /**
+   * Session requests per client address, over HTTP and WebSocket together (default 600/min,
+   * burst 600); false ⇒ no per-address budget and no per-socket frame limit (benchmarks, or
+   * a proxy in front that limits).
+   */
+  rateLimit?: Partial<Pick<IpBudgetOptions, 'perMinute' | 'burst' | 'maxAddresses'>> | false;
+  /** Frame limit of one `/v1/session` WebSocket (default 50 at once, 10/s, closed 200 past it). */
+  sessionSocketLimit?: Partial<RateLimitOptions>;
   now?: () => number;
   /** Room pin store; in memory by default (a shared one lets several brokers agree). */
   pins?: PinStore;
@@ -70,7 +87,9 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   const logger = options.logger;
   const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT;
   const ticketTtlSeconds = options.ticketTtlSeconds ?? DEFAULT_TICKET_TTL_SECONDS;
-  const trustProxy = options.trustProxy ?? false;
+  const proxyHops =
+    options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : (options.trustProxy ?? 0);
+  const trustProxy = proxyHops > 0;
   const pins = options.pins ?? new MemoryPinStore();
   const registry = new ServerRegistry();
 
@@ -98,21 +117,40 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     now,
   });
   const originAllowed = createOriginPolicy(options.allowedOrigins);
+  const budget =
+    options.rateLimit === false
+      ? undefined
+      : new IpBudget({ ...DEFAULT_IP_BUDGET, ...definedOnly(options.rateLimit ?? {}), now });
+  const socketLimit =
+    options.rateLimit === false
+      ? undefined
+      : { ...DEFAULT_SESSION_SOCKET_LIMIT, ...definedOnly(options.sessionSocketLimit ?? {}) };
+  const metricsToken = options.metricsToken === '' ? undefined : options.metricsToken;
 
   const app = Fastify({
     // Widened to Fastify's logger type so the app is a plain FastifyInstance for route modules.
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would drown the failover lines; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy,
+    // The first `proxyHops` addresses from the socket inward are our proxies; the one after is the client.
+    trustProxy: (_address: string, hop: number) => hop < proxyHops,
     bodyLimit: Limits.brokerFrameBytes,
     // Fastify's own 503 while closing, and its malformed-HTTP answer, have its error shape, not ours.
     return503OnClosing: false,
     clientErrorHandler,
+    // A URL the router cannot decode (`/%zz`): the catalogue shape, not Fastify's default body.
+    frameworkErrors: (_error, _request, reply) => sendError(reply, 'BAD_MESSAGE', null, 'malformed URL'),
+    // Node would answer a Host-less HTTP/1.1 request with a bare 400 itself; the hook below does it in our shape.
+    http: { requireHostHeader: false },
   });
   const stopped: Array<() => void> = [];
   try {
     app.setErrorHandler(errorHandler(logger));
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
+        return sendError(reply, 'BAD_MESSAGE', null, 'an HTTP/1.1 request needs a Host header');
+      done();
+    });
     // One parser for every content type: browsers may POST text/plain to skip a CORS preflight.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
@@ -141,24 +179,36 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       },
     });
 
+    answerHandshakeErrors(app.websocketServer, logger);
+
     app.get('/healthz', async () => ({
       status: 'ok',
       servers: registry.healthyCount(),
       rooms: await pins.size(),
     }));
-    app.get('/metrics', async (_request, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-    );
-    stopped.push(
-      registerSessionRoutes(app, {
-        sessions,
-        metrics,
-        logger,
-        originAllowed,
-        anyOrigin: options.allowedOrigins === undefined,
-        trustProxy,
-      }),
-    );
+    app.get('/metrics', async (request, reply) => {
+      if (metricsToken !== undefined && !bearerMatches(request.headers.authorization, metricsToken)) {
+        reply.header('www-authenticate', 'Bearer realm="usher-metrics"');
+        return sendError(reply, 'UNAUTHORIZED', null);
+      }
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    // Session routes in their own scope, so CORS and the rate limiter's hooks stay off the rest.
+    await app.register(async (scope) => {
+      await registerCors(scope, { originAllowed, anyOrigin: allowsAnyOrigin(options.allowedOrigins) });
+      if (budget !== undefined) await registerRateLimit(scope, { budget, metrics, trustProxy });
+      stopped.push(
+        registerSessionRoutes(scope, {
+          sessions,
+          metrics,
+          logger,
+          originAllowed,
+          trustProxy,
+          budget,
+          socketLimit,
+        }),
+      );
+    });
     registerControlRoute(app, {
       keys: options.keys,
       fleet,
@@ -170,7 +220,11 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     });
     if (options.adminToken !== undefined && options.adminToken !== '')
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
-    await registerStaticSite(app, options.staticDir);
+    // Pages (the app and the 404s) in a scope with helmet's headers; the API routes skip its hooks.
+    await app.register(async (scope) => {
+      await registerSecurityHeaders(scope);
+      await registerStaticSite(scope, options.staticDir);
+    });
 
     await app.listen({ host, port: options.port, listenTextResolver: () => 'http server listening' });
   } catch (error) {
@@ -196,6 +250,11 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       return closing;
     },
   };
+}
+
+/** `{ burst: undefined }` must not override a default. */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Tell every socket the broker is going away, and cut those that do not answer in time. */

@@ -35,7 +35,11 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
     help: 'Rooms pinned to a media server',
     registers,
     async collect() {
-      this.set(await sources.pinnedRooms());
+      try {
+        this.set(await sources.pinnedRooms());
+      } catch {
+        // A shared pin store that is down (it logs that) must not take every other metric with it.
+      }
     },
   });
   return {

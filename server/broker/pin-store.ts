@@ -21,6 +21,13 @@ export interface PinStore {
   deleteIf(room: string, serverId: string, assignedAtMax: number): Promise<boolean>;
   /** Delete every pin naming serverId; returns the rooms that were pinned there. */
   deleteByServer(serverId: string): Promise<string[]>;
+  /**
+   * The rooms are live on serverId: renew their pins, and pin those that have none (expired,
+   * or the store was emptied) to it. Rooms pinned to another server are left alone.
+   */
+  keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void>;
+  /** Pins not renewed by an assignment or keepAlive expire: call keepAlive this often. Unset: never expire. */
+  readonly keepAliveMs?: number;
   size(): Promise<number>;
   entries(): Promise<Array<[room: string, pin: Pin]>>;
 }
@@ -58,6 +65,10 @@ export class MemoryPinStore implements PinStore {
     this.byServer.delete(serverId);
     for (const room of rooms) this.pins.delete(room);
     return [...rooms];
+  }
+
+  async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void> {
+    for (const room of rooms) if (!this.pins.has(room)) this.write(room, { serverId, assignedAt: now });
   }
 
   async size(): Promise<number> {

@@ -1,16 +1,19 @@
 // The two ways a client asks for a session: many `session.request`s over the WebSocket
-// `/v1/session` (correlated by id, bounded in flight), or one per `POST /v1/sessions`.
-// Both decode with the shared schema and answer `session.assigned` or a coded `error`.
+// `/v1/session` (correlated by id, bounded in flight and in rate), or one per `POST
+// /v1/sessions`. Both decode with the shared schema, draw on the same per-address budget
+// and answer `session.assigned` or a coded `error`.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { createDecoder, errorMessage } from '../../shared/codec.ts';
-import { CloseCode, UsherError } from '../../shared/errors.ts';
+import { createDecoder, type DecodeResult, errorMessage } from '../../shared/codec.ts';
+import { CloseCode, type ErrorCode, UsherError } from '../../shared/errors.ts';
 import { BrokerInbound, type SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { Logger } from '../common/logger.ts';
+import { type RateLimitOptions, TokenBucket } from '../common/token-bucket.ts';
 import { clientAddress } from './client-address.ts';
 import { RequestError, sendError } from './http-errors.ts';
+import type { IpBudget } from './ip-budget.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
 import type { ClientAddress, SessionService } from './sessions.ts';
@@ -20,30 +23,36 @@ import { closeSocket, frameBytes, frameText, sendJson } from './ws-util.ts';
 export const MAX_IN_FLIGHT = 4;
 /** Dead client TCP connections are found by a ws ping this often. */
 const KEEPALIVE_MS = 30_000;
+/**
+ * Frames one `/v1/session` socket may send: a browser sends one request per join or
+ * failover, so 50 at once and 10/s is far above need; a client that keeps sending
+ * 200 frames past the limit (ignoring RATE_LIMITED) is closed with 4429.
+ */
+export const DEFAULT_SESSION_SOCKET_LIMIT: RateLimitOptions = { burst: 50, perSecond: 10, abuseDebt: 200 };
 
 export interface SessionRoutesOptions {
   sessions: SessionService;
   metrics: BrokerMetrics;
   logger: Logger;
   originAllowed: OriginPolicy;
-  /** No allowlist: CORS answers `*`. */
-  anyOrigin: boolean;
   trustProxy: boolean;
+  /** Per-address request budget shared with the HTTP route; undefined ⇒ unlimited. */
+  budget: IpBudget | undefined;
+  /** Frame rate limit of one WebSocket; undefined ⇒ unlimited. */
+  socketLimit: RateLimitOptions | undefined;
 }
 
 export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): () => void {
-  const { sessions, metrics, logger, originAllowed, anyOrigin, trustProxy } = options;
+  const { sessions, metrics, logger, originAllowed, trustProxy, budget, socketLimit } = options;
   const decoder = createDecoder(BrokerInbound);
 
+  /** CORS headers come from @fastify/cors; this refuses the request itself (it would cost a ticket). */
   async function checkOrigin(
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<FastifyReply | undefined> {
-    const origin = request.headers.origin;
-    if (!originAllowed(origin, request.headers.host)) return sendError(reply, 'FORBIDDEN_ORIGIN', null);
-    if (origin !== undefined && !request.ws) {
-      reply.header('access-control-allow-origin', anyOrigin ? '*' : origin).header('vary', 'origin');
-    }
+    if (!originAllowed(request.headers.origin, request.headers.host))
+      return sendError(reply, 'FORBIDDEN_ORIGIN', null);
     return undefined;
   }
 
@@ -59,15 +68,6 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     return new UsherError('INTERNAL');
   }
 
-  app.options('/v1/sessions', { onRequest: checkOrigin }, async (_request, reply) =>
-    reply
-      .code(204)
-      .header('access-control-allow-methods', 'POST, OPTIONS')
-      .header('access-control-allow-headers', 'content-type')
-      .header('access-control-max-age', '600')
-      .send(),
-  );
-
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/v1/sessions',
     {
@@ -82,6 +82,8 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
         return { error: new RequestError(decoded.code, decoded.id, decoded.message) };
       },
       onRequest: checkOrigin,
+      // The budget's check (@fastify/rate-limit) runs after the origin check, before the body is read.
+      ...(budget === undefined ? {} : { config: { rateLimit: {} } }),
     },
     async (request, reply) => {
       const started = performance.now();
@@ -134,33 +136,56 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
   function serveSessionSocket(socket: WebSocket, client: ClientAddress): void {
     let inFlight = 0;
     let closing = false;
+    const bucket = socketLimit === undefined ? undefined : new TokenBucket(socketLimit, performance.now());
     const answer = (message: SessionAssigned | ReturnType<typeof errorMessage>): void => {
       if (!closing) sendJson(socket, message);
+    };
+    const refuse = (code: ErrorCode, id: string | null, message?: string, retryAfterMs?: number): void => {
+      metrics.sessionRequests.inc({ transport: 'ws', result: code });
+      answer(errorMessage(code, id, message, retryAfterMs === undefined ? undefined : { retryAfterMs }));
     };
     socket.on('message', (data, isBinary) => {
       if (closing) return;
       // The ws server's maxPayload is the control channel's 1 MiB; this route's limit is checked here.
       if (frameBytes(data) > Limits.brokerFrameBytes) {
-        answer(errorMessage('FRAME_TOO_LARGE', null));
+        refuse('FRAME_TOO_LARGE', null);
         closing = true;
-        metrics.sessionRequests.inc({ transport: 'ws', result: 'FRAME_TOO_LARGE' });
         closeSocket(socket, CloseCode.MESSAGE_TOO_BIG, 'frame too large');
         return;
       }
-      if (isBinary) {
-        answer(errorMessage('BAD_MESSAGE', null, 'messages must be JSON text frames'));
-        return;
+      // Decoded first only so that a refusal can carry the request id the client waits on.
+      const decoded: DecodeResult<BrokerInbound> = isBinary
+        ? { ok: false, code: 'BAD_MESSAGE', message: 'messages must be JSON text frames', id: null }
+        : decoder.decode(frameText(data));
+      const id = decoded.ok ? decoded.msg.id : decoded.id;
+      // Every frame is a request attempt, valid or not: it costs this socket's and this address's budget.
+      if (bucket !== undefined) {
+        const verdict = bucket.take(performance.now());
+        if (verdict === 'abuse') {
+          refuse('RATE_LIMITED', id, 'too many messages on this connection; closing');
+          closing = true;
+          closeSocket(socket, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
+          return;
+        }
+        if (verdict === 'limited') {
+          refuse('RATE_LIMITED', id, 'too many messages on this connection', bucket.retryAfterMs());
+          return;
+        }
       }
-      const decoded = decoder.decode(frameText(data));
+      if (budget !== undefined) {
+        const verdict = budget.take(client.address);
+        if (!verdict.ok) {
+          refuse('RATE_LIMITED', id, undefined, verdict.retryAfterMs);
+          return;
+        }
+      }
       if (!decoded.ok) {
-        metrics.sessionRequests.inc({ transport: 'ws', result: decoded.code });
-        answer(errorMessage(decoded.code, decoded.id, decoded.message));
+        refuse(decoded.code, decoded.id, decoded.message);
         return;
       }
       const request = decoded.msg;
       if (inFlight >= MAX_IN_FLIGHT) {
-        metrics.sessionRequests.inc({ transport: 'ws', result: 'TOO_MANY_IN_FLIGHT' });
-        answer(errorMessage('TOO_MANY_IN_FLIGHT', request.id));
+        refuse('TOO_MANY_IN_FLIGHT', request.id);
         return;
       }
       inFlight++;

@@ -1,6 +1,7 @@
 // Helpers for the broker's integration tests: a broker on port 0 with captured logs,
 // WebSocket clients with an inbox, fake media servers speaking the control protocol.
 // Every helper registers its own clean-up on the test context.
+import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
@@ -237,4 +238,47 @@ export async function getJson(
 ): Promise<{ status: number; body: Json }> {
   const response = await fetch(url, { headers });
   return { status: response.status, body: (await response.json()) as Json };
+}
+
+/** POST from a chosen local address (127.0.0.2 … is another client to the broker). */
+export function postFrom(
+  url: string,
+  body: unknown,
+  localAddress: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; headers: Record<string, string | string[] | undefined> }> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        localAddress,
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          try {
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json,
+              headers: res.headers,
+            });
+          } catch (error) {
+            reject(error);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
 }

@@ -7,6 +7,8 @@ import { formatHelp, type OptionTable, parseOptions } from './options.ts';
 import { defaultStaticDir } from './paths.ts';
 import { onShutdown } from './shutdown.ts';
 
+const MIN_TOKEN_LENGTH = 16;
+
 export const brokerOptions = {
   host: {
     kind: 'string',
@@ -68,13 +70,27 @@ export const brokerOptions = {
   'allowed-origins': {
     kind: 'list',
     env: 'USHER_ALLOWED_ORIGINS',
-    help: 'browser origins allowed (default: any)',
+    help: "browser origins allowed besides the broker's own (default: none; * for any)",
+  },
+  'rate-limit-per-min': {
+    kind: 'int',
+    env: 'USHER_RATE_LIMIT_PER_MIN',
+    default: 600,
+    min: 0,
+    help: 'session requests per client address and minute, HTTP and WebSocket together (0: no limit)',
+  },
+  'rate-limit-burst': {
+    kind: 'int',
+    env: 'USHER_RATE_LIMIT_BURST',
+    default: 600,
+    min: 1,
+    help: 'session requests one address may make at once (a failover storm behind one NAT)',
   },
   'trust-proxy': {
     kind: 'bool',
     env: 'USHER_TRUST_PROXY',
     default: false,
-    help: 'take client address from X-Forwarded-For',
+    help: 'behind one reverse proxy: client address (and rate-limit key) from its X-Forwarded-For',
   },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
@@ -87,7 +103,8 @@ export const brokerHelp = formatHelp(
 Environment (secrets are never flags, so they do not show in ps):
   USHER_SECRET        shared secret with the media servers (required, ≥ 16 chars; "kid:secret,..." to rotate)
   USHER_TURN_SECRET   coturn --static-auth-secret, when --turn-urls is set
-  USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset)
+  USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset; ≥ 16 chars)
+  USHER_METRICS_TOKEN bearer token for /metrics (open when unset: keep it off the public network)
 `,
 );
 
@@ -106,12 +123,16 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       'usher broker: --heartbeat-timeout-ms must be greater than --heartbeat-interval-ms',
     );
   }
+  const adminToken = bearerToken(env, 'USHER_ADMIN_TOKEN');
+  const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createBroker } = await import('../broker/index.ts');
   const logger = createLogger({ name: 'broker', level: options['log-level'] });
   if (!existsSync(staticDir))
     logger.warn({ staticDir }, 'web app not built: run `npm run build:web` to serve it');
+  if (metricsToken === undefined && !isLoopback(options.host))
+    logger.warn('/metrics is open to anyone who can reach this port: set USHER_METRICS_TOKEN or firewall it');
   const broker = await createBroker({
     host: options.host,
     port: options.port,
@@ -127,9 +148,27 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
         ? { turn: { urls: turnUrls, secret: env.USHER_TURN_SECRET ?? '', ttlSeconds: options['turn-ttl-s'] } }
         : {}),
     },
-    adminToken: env.USHER_ADMIN_TOKEN === '' ? undefined : env.USHER_ADMIN_TOKEN,
+    adminToken,
+    metricsToken,
     trustProxy: options['trust-proxy'],
     allowedOrigins: options['allowed-origins'],
+    rateLimit:
+      options['rate-limit-per-min'] === 0
+        ? false
+        : { perMinute: options['rate-limit-per-min'], burst: options['rate-limit-burst'] },
   });
   onShutdown(logger, async () => broker.close());
+}
+
+/** A bearer token from the environment: unset or empty ⇒ undefined; too short to resist guessing ⇒ error. */
+function bearerToken(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === '') return undefined;
+  if (value.length < MIN_TOKEN_LENGTH)
+    throw new UsherConfigError(`usher broker: ${name} is shorter than ${MIN_TOKEN_LENGTH} characters`);
+  return value;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

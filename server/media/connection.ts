@@ -9,7 +9,7 @@ import type { Join, MediaInbound, PeerInfo, SignalOut } from '../../shared/proto
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { type ReplayCache, verifyTicket } from '../common/tickets.ts';
-import { type RateLimitOptions, TokenBucket } from './rate-limit.ts';
+import { type RateLimitOptions, TokenBucket } from '../common/token-bucket.ts';
 import type { RoomRegistry } from './rooms.ts';
 
 /** What a connection needs from its server; passed in so tests can build one cheaply. */
@@ -190,9 +190,9 @@ export class MediaConnection {
 
   private async join(msg: Join): Promise<void> {
     const ctx = this.ctx;
-    let claims: Awaited<ReturnType<typeof verifyTicket>>;
+    let claims: ReturnType<typeof verifyTicket>;
     try {
-      claims = await verifyTicket(ctx.keys, msg.ticket, ctx.serverId);
+      claims = verifyTicket(ctx.keys, msg.ticket, ctx.serverId);
     } catch (error) {
       if (this.state !== 'joining') return;
       const code =

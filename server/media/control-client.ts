@@ -1,15 +1,13 @@
 // The media server's control channel to the broker: register (with every live room, so
 // a restarted broker rebuilds its pins), heartbeat load reports, and reconnect with backoff.
-import Type from 'typebox';
 import WebSocket, { type RawData } from 'ws';
 import { createDecoder } from '../../shared/codec.ts';
-import { ErrorMessage, Limits } from '../../shared/protocol/common.ts';
+import { Limits } from '../../shared/protocol/common.ts';
 import {
   type Capacity,
-  Drain,
+  ControlOutbound,
   type LoadReport,
   type Register,
-  Registered,
 } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
@@ -57,7 +55,7 @@ export interface ControlClient {
 const DEFAULT_BACKOFF = { baseMs: 100, capMs: 5000 };
 const DEFAULT_REGISTER_TIMEOUT_MS = 10_000;
 const CLOSE_WAIT_MS = 500;
-const decoder = createDecoder(Type.Union([Registered, Drain, ErrorMessage]));
+const decoder = createDecoder(ControlOutbound);
 
 /** ws(s)://<broker host>/v1/control for an http(s) broker URL. */
 export function controlUrl(brokerUrl: string): string {

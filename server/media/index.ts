@@ -3,9 +3,9 @@
 import type { Capacity } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
+import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { MediaConnection } from './connection.ts';
 import { type ControlClient, createControlClient } from './control-client.ts';
-import { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.ts';
 import { RoomRegistry } from './rooms.ts';
 import { MEDIA_PATH, startServer } from './server.ts';
 
@@ -47,6 +47,9 @@ export interface MediaServer {
   /** Close everything (idempotent). */
   close(): Promise<void>;
 }
+
+/** 100 at once, 50/s sustained; a client that sends 5× its burst without pausing is closed. */
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { burst: 100, perSecond: 50, abuseDebt: 400 };
 
 export const DEFAULT_CAPACITY: Capacity = { maxRooms: 10_000, maxPeersPerRoom: 50, maxPeers: 20_000 };
 

@@ -1,11 +1,13 @@
 // The media server over real sockets: join and rooms, relay, ping, every bad input and
 // ticket attack with its catalogue code, session replacement, timeouts, limits, drain, healthz.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { get as httpGet } from 'node:http';
+import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { parseSecret } from '../common/keys.ts';
-import { signTicket } from '../common/tickets.ts';
+import { signControlToken, signTicket } from '../common/tickets.ts';
 import { createMediaServer, type MediaServer, type MediaServerOptions } from './index.ts';
 import { captureLogger, type Message, TestClient, until } from './test-helpers.ts';
 
@@ -112,15 +114,13 @@ describe('join and rooms', () => {
     await until(() => h.server.stats().rooms === 0, 'the empty room to be deleted');
   });
 
-  test('a second join is ALREADY_JOINED, during verification or after, without closing', async (t) => {
+  test('a second join is ALREADY_JOINED, without closing (tickets are checked synchronously)', async (t) => {
     const h = await start(t);
     const client = await h.connect();
     client.send({ type: 'join', v: 1, ticket: h.ticket('alice') });
     client.send({ type: 'join', v: 1, ticket: h.ticket('alice') });
-    client.send({ type: 'signal', v: 1, to: 'bob', data: offer });
-    await client.error('ALREADY_JOINED');
-    await client.error('NOT_JOINED');
     await client.nextOfType('joined');
+    await client.error('ALREADY_JOINED');
     client.send({ type: 'join', v: 1, ticket: h.ticket('alice') });
     await client.error('ALREADY_JOINED');
     await client.roundTrip(1);
@@ -389,7 +389,60 @@ describe('tickets', () => {
       'TICKET_INVALID',
     ],
     ['garbage', () => ({ ticket: 'not.a.jwt' }), 'TICKET_INVALID'],
+    [
+      'algorithm confusion: RS256 (validly signed with an attacker RSA key)',
+      () => ({ ticket: forgedRs256 }),
+      'TICKET_INVALID',
+    ],
+    [
+      'algorithm confusion: HS512 signed with the real ticket key',
+      () => ({ ticket: forgedHs512 }),
+      'TICKET_INVALID',
+    ],
+    ['an unknown kid', () => ({ ticket: unknownKid }), 'TICKET_INVALID'],
+    ['no kid', () => ({ ticket: noKid }), 'TICKET_INVALID'],
+    [
+      'another purpose: a control token (same secret, other derived key)',
+      () => ({ ticket: controlToken }),
+      'TICKET_INVALID',
+    ],
+    ['a JWT without the ticket typ', () => ({ ticket: plainJwt }), 'TICKET_INVALID'],
   ];
+  // Built once (jose is async): each is a ticket for this server and room that must still be refused.
+  let forgedRs256 = '';
+  let forgedHs512 = '';
+  let unknownKid = '';
+  let noKid = '';
+  let controlToken = '';
+  let plainJwt = '';
+  before(async () => {
+    const claims = () =>
+      new SignJWT({ room: 'lobby', name: 'eve' })
+        .setIssuer('usher')
+        .setAudience(SERVER_ID)
+        .setSubject('eve')
+        .setJti(`j-${Math.random()}`)
+        .setIssuedAt()
+        .setExpirationTime('30s');
+    const ticketKey = keys.derive('ticket', 'k1')!;
+    const { privateKey } = await generateKeyPair('RS256');
+    forgedRs256 = await claims()
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'usher-ticket+jwt' })
+      .sign(privateKey);
+    forgedHs512 = await claims()
+      .setProtectedHeader({ alg: 'HS512', kid: 'k1', typ: 'usher-ticket+jwt' })
+      .sign(ticketKey);
+    unknownKid = signTicket(parseSecret(`k9:${'s'.repeat(32)}`), {
+      sessionId: 'eve',
+      room: 'lobby',
+      serverId: SERVER_ID,
+      name: '',
+      ttlSeconds: 30,
+    }).ticket;
+    noKid = await claims().setProtectedHeader({ alg: 'HS256', typ: 'usher-ticket+jwt' }).sign(ticketKey);
+    controlToken = await signControlToken(keys, SERVER_ID);
+    plainJwt = await claims().setProtectedHeader({ alg: 'HS256', kid: 'k1', typ: 'JWT' }).sign(ticketKey);
+  });
   for (const [name, make, code] of attacks) {
     test(`${name} ⇒ ${code} and close 4401`, async (t) => {
       const h = await start(t);
@@ -402,6 +455,30 @@ describe('tickets', () => {
       assert.equal(JSON.stringify(h.records).includes(ticket), false, 'the ticket must not be logged');
     });
   }
+
+  test('key rotation: a ticket of the old key joins while the key is listed, and is refused once removed', async (t) => {
+    const oldKey = `k1:${'s'.repeat(32)}`;
+    const listed = await start(t, { keys: parseSecret(`k2:${'n'.repeat(32)},${oldKey}`) });
+    const client = await listed.connect();
+    client.send({ type: 'join', v: 1, ticket: listed.ticket('alice') });
+    assert.equal((await client.nextOfType('joined')).peerId, 'alice');
+    const removed = await start(t, { keys: parseSecret(`k2:${'n'.repeat(32)}`) });
+    const late = await removed.connect();
+    late.send({ type: 'join', v: 1, ticket: removed.ticket('bob') });
+    await late.error('TICKET_INVALID');
+    assert.equal(await late.waitClosed(), 4401);
+    // New tickets are signed with the first key, which both rings accept.
+    const fresh = signTicket(parseSecret(`k2:${'n'.repeat(32)},${oldKey}`), {
+      sessionId: 'carol',
+      room: 'lobby',
+      serverId: SERVER_ID,
+      name: '',
+      ttlSeconds: 30,
+    }).ticket;
+    const next = await removed.connect();
+    next.send({ type: 'join', v: 1, ticket: fresh });
+    assert.equal((await next.nextOfType('joined')).peerId, 'carol');
+  });
 
   test('a replayed ticket ⇒ TICKET_REPLAYED and close 4401', async (t) => {
     const h = await start(t);
@@ -496,7 +573,7 @@ describe('drain, close, http', () => {
     await h.server.close();
   });
 
-  test('GET /healthz reports load; other paths are 404 JSON; upgrades elsewhere are refused', async (t) => {
+  test('GET /healthz reports load; other paths, upgrades elsewhere and bad handshakes get JSON errors', async (t) => {
     const h = await start(t);
     await h.join('alice');
     const base = `http://127.0.0.1:${h.server.port}`;
@@ -511,14 +588,47 @@ describe('drain, close, http', () => {
     });
     const missing = await fetch(`${base}/nope`);
     assert.equal(missing.status, 404);
-    assert.equal(((await missing.json()) as { error: string }).error, 'NOT_FOUND');
+    assert.deepEqual(await missing.json(), {
+      type: 'error',
+      v: 1,
+      id: null,
+      code: 'NOT_FOUND',
+      message: 'not found',
+    });
     const wrong = new WebSocket(`ws://127.0.0.1:${h.server.port}/elsewhere`);
-    const status = await new Promise<number | undefined>((resolve) => {
-      wrong.on('unexpected-response', (_req, res) => resolve(res.statusCode));
-      wrong.on('error', () => resolve(undefined));
+    const refused = await new Promise<{ status?: number; body: string }>((resolve) => {
+      wrong.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      wrong.on('error', () => resolve({ body: '' }));
     });
     wrong.terminate();
-    assert.equal(status, 400);
+    assert.equal(refused.status, 404);
+    assert.equal((JSON.parse(refused.body) as { code: string }).code, 'NOT_FOUND');
+    const badKey = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const request = httpGet(`${base}/v1/media`, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-key': 'nope',
+          'sec-websocket-version': '13',
+        },
+      });
+      request.on('response', (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      request.on('error', reject);
+    });
+    assert.equal(badKey.status, 400);
+    assert.equal((JSON.parse(badKey.body) as { code: string }).code, 'BAD_MESSAGE');
   });
 
   test('logs the listening line; public URL defaults to a reachable address', async (t) => {

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { createDecoder } from '../../shared/codec.ts';
+import { createDecoder, errorMessage } from '../../shared/codec.ts';
 import { CloseCode } from '../../shared/errors.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { Capacity } from '../../shared/protocol/control.ts';
@@ -11,8 +11,9 @@ import { MediaInbound } from '../../shared/protocol/media.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { ReplayCache } from '../common/tickets.ts';
+import type { RateLimitOptions } from '../common/token-bucket.ts';
+import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
 import { MediaConnection } from './connection.ts';
-import type { RateLimitOptions } from './rate-limit.ts';
 import type { RoomRegistry } from './rooms.ts';
 
 export const MEDIA_PATH = '/v1/media';
@@ -66,16 +67,24 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
       json(res, 200, { status: 'ok', id: config.id, ...stats() });
       return;
     }
-    json(res, 404, { error: 'NOT_FOUND', message: 'not found' });
+    json(res, 404, errorMessage('NOT_FOUND', null));
   }
 
   const wss = new WebSocketServer({
-    server: http,
-    path: MEDIA_PATH,
+    noServer: true,
     maxPayload: Limits.mediaFrameBytes,
     perMessageDeflate: false,
     clientTracking: false,
   });
+  // Upgrades are routed here rather than by ws's `path`, whose refusal is a bare text/html 400.
+  http.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '/').split('?', 1)[0] !== MEDIA_PATH) {
+      refuseUpgrade(socket, 'NOT_FOUND', `WebSocket connections go to ${MEDIA_PATH}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  answerHandshakeErrors(wss, logger);
   const context = {
     serverId: config.id,
     keys: config.keys,
@@ -110,8 +119,15 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
   wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
   http.on('clientError', (error, socket) => {
     logger.debug({ err: error.message }, 'bad http request');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify(errorMessage('BAD_MESSAGE', null, 'malformed HTTP request'));
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,7 @@
 // server dials the broker, proves the shared secret with a short-lived token, announces
 // its public URL and current rooms, then reports load on every heartbeat.
 import Type, { type Static } from 'typebox';
-import { RoomName, ServerId, Version, WsUrl } from './common.ts';
+import { ErrorMessage, RoomName, ServerId, Version, WsUrl } from './common.ts';
 
 export const RoomLoad = Type.Object(
   { room: RoomName, peers: Type.Integer({ minimum: 0 }) },
@@ -76,7 +76,8 @@ export const Drain = Type.Object(
 );
 export type Drain = Static<typeof Drain>;
 
-export const ControlOutbound = Type.Union([Registered, Drain]);
+/** Everything the broker may send a media server (`error` refuses a registration or a frame). */
+export const ControlOutbound = Type.Union([Registered, Drain, ErrorMessage]);
 export type ControlOutbound = Static<typeof ControlOutbound>;
 
 export { ServerId };

@@ -68,6 +68,8 @@ describe('usher CLI', () => {
         /--ping-timeout-ms must be greater/,
       ],
       [['broker', '--bogus'], /Unknown option '--bogus'/],
+      [['broker', '--rate-limit-per-min=-1'], /--rate-limit-per-min must be ≥ 0/],
+      [['broker', '--rate-limit-burst', '0'], /--rate-limit-burst must be ≥ 1/],
       [['media', '--id', 'bad id!'], /--id must match/],
       [['media', '--id', 'm1', '--broker', 'ftp://x'], /--broker must start with http:\/\/ or https:\/\//],
       [['media', '--id', 'm1', '--public-url', 'ws://user:pw@host/'], /must not contain credentials/],
@@ -77,5 +79,20 @@ describe('usher CLI', () => {
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, pattern);
     }
+  });
+
+  test('short admin or metrics tokens are refused without echoing them', () => {
+    for (const name of ['USHER_ADMIN_TOKEN', 'USHER_METRICS_TOKEN']) {
+      const result = usher(['broker', '--port', '0'], { USHER_SECRET: SECRET, [name]: 'short-token' });
+      assert.equal(result.status, 2, name);
+      assert.match(result.stderr, new RegExp(`${name} is shorter than 16`));
+      assert.doesNotMatch(result.stderr, /short-token/);
+    }
+  });
+
+  test('broker --help documents the rate limit and the metrics token', () => {
+    const result = usher(['broker', '--help']);
+    for (const pattern of [/--rate-limit-per-min <n>/, /--rate-limit-burst <n>/, /USHER_METRICS_TOKEN/])
+      assert.match(result.stdout, pattern);
   });
 });

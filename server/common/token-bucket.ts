@@ -1,5 +1,6 @@
-// Per-connection message rate limit: a token bucket whose balance may go into debt, so
-// one number tells both "drop this message" and "this client ignores the limit: close it".
+// Message rate limit of one connection (media and broker sockets alike): a token bucket whose
+// balance may go into debt, so one number tells both "drop this message" and "this client
+// ignores the limit: close it".
 
 export interface RateLimitOptions {
   /** Messages a connection may send at once after a quiet spell. */
@@ -9,9 +10,6 @@ export interface RateLimitOptions {
   /** Rejected messages (debt) tolerated before the connection counts as abusive. */
   readonly abuseDebt: number;
 }
-
-/** 100 at once, 50/s sustained; a client that sends 5× its burst without pausing is closed. */
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = { burst: 100, perSecond: 50, abuseDebt: 400 };
 
 export type RateVerdict = 'ok' | 'limited' | 'abuse';
 

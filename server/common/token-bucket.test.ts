@@ -1,7 +1,7 @@
 // Token bucket with a fake clock: burst, refill, retry hint, and the abuse threshold.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TokenBucket } from './rate-limit.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 const options = { burst: 10, perSecond: 5, abuseDebt: 40 };
 

@@ -1,0 +1,68 @@
+// `usher bench` flags and help text: kept apart from the bench itself so `usher --help`
+// and the CLI's command table load nothing heavy.
+import { formatHelp, type OptionTable } from '../server/cli/options.ts';
+
+export const benchOptions = {
+  scenario: {
+    kind: 'list',
+    default: ['all'],
+    help: 'assign,limit,http,peer,storm,scale or all',
+  },
+  'duration-s': { kind: 'int', default: 5, min: 1, max: 600, help: 'measured window of each load run' },
+  'warmup-s': { kind: 'int', default: 1, min: 0, max: 60, help: 'unmeasured load before each window' },
+  clients: {
+    kind: 'int',
+    default: 50,
+    min: 1,
+    max: 5000,
+    help: 'concurrent client connections (closed loop) for assign, limit, http, peer',
+  },
+  rounds: {
+    kind: 'int',
+    default: 3,
+    min: 1,
+    max: 20,
+    help: 'alternating rounds per pair; medians are reported',
+  },
+  'storm-clients': {
+    kind: 'int',
+    default: 2000,
+    min: 2,
+    max: 20_000,
+    help: 'simulated browsers in the storm',
+  },
+  'storm-processes': { kind: 'int', default: 2, min: 1, max: 16, help: 'client processes the storm uses' },
+  'storm-failures': { kind: 'list', default: ['kill', 'stop'], help: 'kill (SIGKILL) and/or stop (SIGSTOP)' },
+  out: {
+    kind: 'string',
+    default: 'bench-results',
+    help: 'directory for the run (a timestamped folder inside)',
+  },
+  quick: {
+    kind: 'bool',
+    default: false,
+    help: 'smoke version: 1 s windows, 1 round, 60 storm clients, fast ping timing',
+  },
+  'no-pin': { kind: 'bool', default: false, help: 'do not pin servers and load generators to cores' },
+  profile: {
+    kind: 'bool',
+    default: false,
+    help: 'run the servers with --cpu-prof (profiles in the run folder)',
+  },
+  seed: { kind: 'int', default: 1, min: 0, help: 'seed of the storm room sizes' },
+} as const satisfies OptionTable;
+
+export const benchHelp = formatHelp(
+  'bench',
+  'measure the broker against the runtime limit and Colyseus, and run failover storms',
+  benchOptions,
+  `
+Servers run on CPU 0 and load generators on CPU 1 (taskset) when the machine has 2+ cores.
+Every result reports server CPU µs per operation, read from /proc over the measured window:
+on a shared machine throughput swings with the neighbours, CPU per op much less, so the
+ratios against the limits and the peer are taken on CPU per op.
+Results: a table on stdout, and report.json, cpu.svg, storm-*.svg, index.html in --out.
+Every load is bounded in operations and time; every process started is killed at the end,
+on error and on Ctrl-C.
+`,
+);

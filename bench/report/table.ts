@@ -1,0 +1,156 @@
+// The report as text: the measurement table, the ratios against the issue's targets and the
+// storm verdicts, for stdout and for docs/PERFORMANCE.md (Markdown) alike.
+import type { BenchReport } from '../run.ts';
+
+const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const whole = (value: number): string =>
+  Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
+
+function renderTable(header: string[], rows: string[][], markdown: boolean): string {
+  if (markdown) {
+    const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+    return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+  }
+  const widths = header.map((cell, column) =>
+    Math.max(cell.length, ...rows.map((row) => row[column]!.length)),
+  );
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ');
+  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function measurementTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'scenario',
+    'ops/s',
+    'p50 ms',
+    'p99 ms',
+    'p999 ms',
+    'CPU µs/op',
+    'server core %',
+    'client core %',
+    'errors',
+  ];
+  const rows = report.measurements.map((m) => [
+    m.id,
+    whole(m.opsPerSec),
+    fixed(m.p50Ms, 2),
+    fixed(m.p99Ms, 2),
+    fixed(m.p999Ms, 2),
+    Object.values(m.cpuUsPerOpByRole).filter((us) => us > 0).length > 1
+      ? `${fixed(m.cpuUsPerOp)} (${Object.entries(m.cpuUsPerOpByRole)
+          .filter(([, us]) => us > 0)
+          .map(([role, us]) => `${role} ${fixed(us)}`)
+          .join(' + ')})`
+      : fixed(m.cpuUsPerOp),
+    whole(m.serverBusyPct),
+    whole(m.clientBusyPct),
+    String(m.errors),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
+export function ratioTable(report: BenchReport, markdown = false): string {
+  const header = ['ratio', 'value', 'target', 'met', 'from'];
+  const rows = report.ratios.map((r) => [
+    r.label,
+    `${fixed(r.value, 2)}×`,
+    r.target,
+    r.met ? 'yes' : 'NO',
+    r.formula,
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
+export function stormTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'storm',
+    'clients',
+    'affected',
+    'detect p50/p99/max ms',
+    'room rejoin p50/p99/max ms',
+    'lost',
+    'split',
+    'false failovers',
+    'broker req peak /100 ms (no jitter)',
+    'media µs/ping',
+  ];
+  const rows = report.storm.map((s) => [
+    `${s.failure} ${s.victim}`,
+    String(s.clients),
+    `${s.affectedClients} in ${s.affectedRooms} rooms`,
+    `${whole(s.detectionMs.p50)} / ${whole(s.detectionMs.p99)} / ${whole(s.detectionMs.max)}`,
+    `${whole(s.roomRejoinMs.p50)} / ${whole(s.roomRejoinMs.p99)} / ${whole(s.roomRejoinMs.max)}`,
+    String(s.lostSessions),
+    String(s.splitRooms),
+    String(s.falseFailovers),
+    `${s.broker.peakPer100ms} (${s.broker.noJitterPeakPer100ms})`,
+    fixed(s.steady?.mediaCpuUsPerPing ?? Number.NaN),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
+export function stormTargets(report: BenchReport): string[] {
+  const lines: string[] = [];
+  for (const s of report.storm) {
+    const t = s.targets;
+    const mark = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+    lines.push(
+      `${s.failure}: detection p99 ${whole(s.detectionMs.p99)} ms ≤ ${t.detectionP99Ms.limit} ms ${mark(t.detectionP99Ms.met)}; ` +
+        `room rejoin p99 ${whole(s.roomRejoinMs.p99)} ms ≤ ${t.roomRejoinP99Ms.limit} ms ${mark(t.roomRejoinP99Ms.met)}; ` +
+        `lost ${s.lostSessions} ${mark(t.lost)}; split ${s.splitRooms} ${mark(t.split)}; ` +
+        `false failovers ${s.falseFailovers} ${mark(t.falseFailovers)}; ` +
+        `every affected client rejoined ${mark(t.everyoneRejoined)} (${s.affectedNotRejoined} not)`,
+    );
+  }
+  return lines;
+}
+
+export function scaleTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'servers',
+    'pinned rooms',
+    'existing room µs',
+    'new room µs',
+    'failover move µs',
+    'load report µs',
+    'server lost ms',
+    'heap B/room',
+  ];
+  const rows = report.scale.map((p) => [
+    String(p.servers),
+    whole(p.rooms),
+    fixed(p.existingRoomUs),
+    fixed(p.newRoomUs),
+    fixed(p.failoverUs),
+    fixed(p.loadReportUs),
+    fixed(p.serverLostMs, 2),
+    // A negative growth is the heap's own noise, not a measure.
+    p.heapPerRoomBytes > 0 ? whole(p.heapPerRoomBytes) : 'n/a',
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
+export function partsTable(report: BenchReport, markdown = false): string {
+  const rows = Object.entries(report.parts).map(([name, us]) => [name, fixed(us, 2)]);
+  return renderTable(['piece (in-process)', 'CPU µs per call'], rows, markdown);
+}
+
+export function textReport(report: BenchReport): string {
+  const parts = [
+    `Usher bench — ${report.date}`,
+    `machine: ${report.machine.cores} cores, ${report.machine.model}, node ${report.machine.node}, Linux ${report.machine.kernel}`,
+    `pinning: ${report.pinning}`,
+    '',
+  ];
+  if (report.measurements.length > 0) parts.push(measurementTable(report), '');
+  if (report.ratios.length > 0) parts.push(ratioTable(report), '');
+  if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
+  if (report.scale.length > 0)
+    parts.push('broker CPU by fleet and rooms (in-process, no sockets):', scaleTable(report), '');
+  if (Object.keys(report.parts ?? {}).length > 0) parts.push(partsTable(report), '');
+  for (const note of report.notes) parts.push(`note: ${note}`);
+  return parts.join('\n');
+}

@@ -1,0 +1,41 @@
+// The broker under test, started as the CLI starts it (same createBroker, keys, logger, TURN)
+// except that the per-address budget and the per-socket frame limit are set so high that they
+// never refuse: one load generator stands for thousands of browsers on one address, and the
+// limiters' bookkeeping still runs on every request, so its cost is measured.
+import { createBroker } from '../../server/broker/index.ts';
+import { parseSecret } from '../../server/common/keys.ts';
+import { createLogger } from '../../server/common/logger.ts';
+import { flag } from './fixed-reply.ts';
+
+const argv = process.argv.slice(2);
+const int = (name: string, fallback: number): number => Number(flag(argv, name, String(fallback)));
+const UNLIMITED = 1_000_000_000;
+
+const logger = createLogger({ name: 'broker', level: process.env.USHER_LOG_LEVEL ?? 'info' });
+const broker = await createBroker({
+  host: '127.0.0.1',
+  port: int('port', 0),
+  keys: parseSecret(process.env.USHER_SECRET),
+  logger,
+  ping: { intervalMs: int('ping-interval-ms', 1000), timeoutMs: int('ping-timeout-ms', 2500) },
+  heartbeat: { intervalMs: int('heartbeat-interval-ms', 1000), timeoutMs: int('heartbeat-timeout-ms', 3000) },
+  ticketTtlSeconds: 30,
+  iceServers: {
+    stunUrls: ['stun:127.0.0.1:3478'],
+    turn: {
+      urls: ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp'],
+      secret: process.env.USHER_TURN_SECRET ?? 'bench-turn-secret',
+      ttlSeconds: 3600,
+    },
+  },
+  rateLimit: { perMinute: UNLIMITED, burst: UNLIMITED },
+  sessionSocketLimit: { burst: UNLIMITED, perSecond: UNLIMITED, abuseDebt: UNLIMITED },
+});
+const stop = (): void => {
+  broker.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
