@@ -3,6 +3,7 @@
 // tokens and broken syntax are all expressible), frame arbitraries sized per channel, the
 // process watch that fails a suite on any unhandled rejection or uncaught exception, and
 // checks that what the servers send back is in the documented schemas and catalogue.
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { TSchema } from 'typebox';
 import { createDecoder } from '../../shared/codec.ts';
@@ -436,6 +437,28 @@ export function watchProcess(): { readonly errors: unknown[]; stop(): void } {
       process.off('uncaughtException', onError);
     },
   };
+}
+
+/**
+ * For a whole fuzz test: fail it if anything escaped as an unhandled rejection or uncaught
+ * exception, or polluted Object.prototype, while it ran.
+ */
+export function guardProcess(t: { after(fn: () => void): void }): void {
+  const watch = watchProcess();
+  t.after(() => {
+    watch.stop();
+    assert.deepEqual(watch.errors, [], 'no unhandled rejection or uncaught exception');
+    assertNoPrototypePollution();
+  });
+}
+
+/** Log records at error level or above must not appear: hostile input is not a server error. */
+export function assertNoErrorLogs(records: ReadonlyArray<{ level: number; msg?: unknown }>): void {
+  assert.deepEqual(
+    records.filter((record) => record.level >= 50).map((record) => record.msg),
+    [],
+    'nothing logged at error level',
+  );
 }
 
 /** Throws if anything in the process got polluted through Object.prototype. */
