@@ -81,6 +81,7 @@ export class Assigner {
           if (!(await this.pins.compareAndSet(room, pinned.id, { serverId: pinned.id, assignedAt: now })))
             continue;
           if (!pinned.healthy) continue;
+          this.lostRooms.delete(room); // another broker moved it already, and logged that
           this.commit(pinned, room, false);
           return pinned;
         }
@@ -129,7 +130,11 @@ export class Assigner {
   /** The server is gone: it gets no new sessions and its pins are deleted. Returns its rooms. */
   async serverLost(server: MediaServer): Promise<string[]> {
     this.registry.remove(server);
-    const rooms = await this.pins.deleteByServer(server.id);
+    // With a shared store another broker may have deleted the pins first: the rooms the server
+    // reported to this broker count too, so whichever broker re-places a room logs the move.
+    const rooms = [
+      ...new Set([...(await this.pins.deleteByServer(server.id)), ...server.rooms, ...server.unconfirmed]),
+    ];
     const now = this.now();
     this.forgetLostRooms(now);
     for (const room of rooms) {

@@ -2,12 +2,14 @@
 import { existsSync } from 'node:fs';
 import { UsherConfigError } from '../common/config-error.ts';
 import { parseSecret } from '../common/keys.ts';
-import { createLogger } from '../common/logger.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
 import { formatHelp, type OptionTable, parseOptions } from './options.ts';
 import { defaultStaticDir } from './paths.ts';
 import { onShutdown } from './shutdown.ts';
 
 const MIN_TOKEN_LENGTH = 16;
+/** How long startup waits for Redis before going on without it. */
+const REDIS_CONNECT_WAIT_MS = 5000;
 
 export const brokerOptions = {
   host: {
@@ -92,6 +94,11 @@ export const brokerOptions = {
     default: false,
     help: 'behind one reverse proxy: client address (and rate-limit key) from its X-Forwarded-For',
   },
+  'redis-url': {
+    kind: 'string',
+    env: 'USHER_REDIS_URL',
+    help: 'several brokers: share room pins through this Redis (redis://host:port[/db]; a password only in the env)',
+  },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
 
@@ -105,6 +112,9 @@ Environment (secrets are never flags, so they do not show in ps):
   USHER_TURN_SECRET   coturn --static-auth-secret, when --turn-urls is set
   USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset; ≥ 16 chars)
   USHER_METRICS_TOKEN bearer token for /metrics (open when unset: keep it off the public network)
+  USHER_REDIS_URL     as --redis-url; the place for a URL with a password (redis://:password@host:6379)
+Several brokers: give each the same USHER_SECRET and Redis, and list every broker in each
+media server's --broker. While Redis is down, session requests fail with INTERNAL.
 `,
 );
 
@@ -125,6 +135,7 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   }
   const adminToken = bearerToken(env, 'USHER_ADMIN_TOKEN');
   const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
+  const redisUrl = checkRedisUrl(options['redis-url'], argv);
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createBroker } = await import('../broker/index.ts');
@@ -133,6 +144,7 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
     logger.warn({ staticDir }, 'web app not built: run `npm run build:web` to serve it');
   if (metricsToken === undefined && !isLoopback(options.host))
     logger.warn('/metrics is open to anyone who can reach this port: set USHER_METRICS_TOKEN or firewall it');
+  const pins = redisUrl === undefined ? undefined : await connectRedis(redisUrl, logger);
   const broker = await createBroker({
     host: options.host,
     port: options.port,
@@ -156,8 +168,44 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       options['rate-limit-per-min'] === 0
         ? false
         : { perMinute: options['rate-limit-per-min'], burst: options['rate-limit-burst'] },
+    ...(pins === undefined ? {} : { pins }),
+  }).catch(async (error: unknown) => {
+    await pins?.close();
+    throw error;
   });
-  onShutdown(logger, async () => broker.close());
+  onShutdown(logger, async () => {
+    await broker.close();
+    await pins?.close();
+  });
+}
+
+/** The shared pin store; the broker starts even if Redis is not up yet (requests fail until it is). */
+async function connectRedis(url: string, logger: Logger) {
+  const { RedisPinStore } = await import('../broker/redis-pin-store.ts');
+  const pins = new RedisPinStore({ url, logger });
+  if (!(await pins.ready(REDIS_CONNECT_WAIT_MS)))
+    logger.warn('redis is not reachable yet: session requests fail with INTERNAL until it is');
+  return pins;
+}
+
+/** A redis:// or rediss:// URL; a password is refused on the command line, where ps shows it. */
+function checkRedisUrl(raw: string | undefined, argv: string[]): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Not echoed: it may hold a password.
+    throw new UsherConfigError('usher broker: --redis-url is not a URL (expected redis://host:port)');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new UsherConfigError('usher broker: --redis-url must start with redis:// or rediss://');
+  const onCommandLine = argv.some((arg) => arg === '--redis-url' || arg.startsWith('--redis-url='));
+  if (onCommandLine && url.password !== '')
+    throw new UsherConfigError(
+      'usher broker: --redis-url must not contain a password (ps shows flags): set USHER_REDIS_URL instead',
+    );
+  return raw;
 }
 
 /** A bearer token from the environment: unset or empty ⇒ undefined; too short to resist guessing ⇒ error. */

@@ -1,4 +1,4 @@
-// `usher media`: one media/signaling server process that registers with a broker.
+// `usher media`: one media/signaling server process that registers with its broker(s).
 import { hostname } from 'node:os';
 import { UsherConfigError } from '../common/config-error.ts';
 import { parseSecret } from '../common/keys.ts';
@@ -10,7 +10,11 @@ export const mediaOptions = {
   host: { kind: 'string', env: 'USHER_MEDIA_HOST', default: '127.0.0.1', help: 'address to listen on' },
   port: { kind: 'int', env: 'USHER_MEDIA_PORT', default: 8101, min: 0, max: 65535, help: 'WebSocket port' },
   id: { kind: 'string', env: 'USHER_MEDIA_ID', help: 'server id (default: <hostname>-<port>)' },
-  broker: { kind: 'string', env: 'USHER_BROKER_URL', help: 'http(s) URL of the broker to register with' },
+  broker: {
+    kind: 'list',
+    env: 'USHER_BROKER_URL',
+    help: 'http(s) URL of the broker to register with; several brokers sharing Redis: every one, comma-separated',
+  },
   'public-url': {
     kind: 'string',
     env: 'USHER_PUBLIC_URL',
@@ -67,8 +71,7 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
   if (!ID_PATTERN.test(id)) {
     throw new UsherConfigError(`usher media: --id must match ${ID_PATTERN.source}, got "${id}"`);
   }
-  const brokerUrl =
-    options.broker === undefined ? undefined : checkUrl('--broker', options.broker, ['http:', 'https:']);
+  const brokerUrls = (options.broker ?? []).map((url) => checkUrl('--broker', url, ['http:', 'https:']));
   const publicUrl =
     options['public-url'] === undefined
       ? undefined
@@ -76,14 +79,14 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createMediaServer } = await import('../media/index.ts');
   const logger = createLogger({ name: `media:${id}`, level: options['log-level'] });
-  if (brokerUrl === undefined)
+  if (brokerUrls.length === 0)
     logger.warn('no --broker given: this server will not register and gets no sessions');
   const server = await createMediaServer({
     id,
     host: options.host,
     port: options.port,
     publicUrl,
-    brokerUrl,
+    brokerUrls,
     keys,
     logger,
     capacity: {

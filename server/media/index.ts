@@ -1,5 +1,5 @@
 // Public entry of the media/signaling server: fills in defaults, starts the HTTP/WS
-// server, and (when a broker is configured) the control channel that registers it.
+// server, and (when brokers are configured) one control channel per broker that registers it.
 import type { Capacity } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
@@ -20,6 +20,11 @@ export interface MediaServerOptions {
   publicUrl?: string;
   /** http(s) URL of the broker; undefined ⇒ no registration (tests). */
   brokerUrl?: string;
+  /**
+   * Several brokers sharing room pins (Redis): the server registers with each, so every
+   * broker knows the whole fleet first-hand. Combined with brokerUrl when both are given.
+   */
+  brokerUrls?: readonly string[];
   keys: KeyRing;
   logger: Logger;
   /** Defaults: maxRooms 10 000, maxPeersPerRoom 50, maxPeers 20 000. */
@@ -58,10 +63,14 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
   const { id, logger } = options;
   const host = options.host ?? '127.0.0.1';
   const capacity: Capacity = { ...DEFAULT_CAPACITY, ...definedOnly(options.capacity ?? {}) };
-  let control: ControlClient | undefined;
+  const controls: ControlClient[] = [];
   const rooms = new RoomRegistry<MediaConnection>({
-    opened: (room) => control?.roomOpened(room),
-    closed: (room) => control?.roomClosed(room),
+    opened: (room) => {
+      for (const control of controls) control.roomOpened(room);
+    },
+    closed: (room) => {
+      for (const control of controls) control.roomClosed(room);
+    },
   });
   const server = await startServer({
     id,
@@ -76,15 +85,23 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     rateLimit: { ...DEFAULT_RATE_LIMIT, ...definedOnly(options.rateLimit ?? {}) },
     now: options.now ?? Date.now,
     rooms,
-    onDraining: () => control?.reportNow(),
+    onDraining: () => {
+      for (const control of controls) control.reportNow();
+    },
   });
   const port = server.port;
   const url = options.publicUrl ?? defaultPublicUrl(host, port);
   logger.info({ id, url, port }, 'media server listening');
 
-  if (options.brokerUrl !== undefined) {
-    control = createControlClient({
-      brokerUrl: options.brokerUrl,
+  const brokerUrls = [
+    ...new Set([
+      ...(options.brokerUrl === undefined ? [] : [options.brokerUrl]),
+      ...(options.brokerUrls ?? []),
+    ]),
+  ];
+  for (const brokerUrl of brokerUrls) {
+    const control = createControlClient({
+      brokerUrl,
       id,
       url,
       keys: options.keys,
@@ -100,6 +117,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
         server.drain().catch((error: unknown) => logger.error({ err: error }, 'drain failed'));
       },
     });
+    controls.push(control);
   }
 
   let closing: Promise<void> | undefined;
@@ -111,7 +129,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     drain: () => server.drain(),
     close() {
       closing ??= (async () => {
-        await control?.close();
+        await Promise.all(controls.map((control) => control.close()));
         await server.close();
       })();
       return closing;

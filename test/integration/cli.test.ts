@@ -73,6 +73,9 @@ describe('usher CLI', () => {
       [['media', '--id', 'bad id!'], /--id must match/],
       [['media', '--id', 'm1', '--broker', 'ftp://x'], /--broker must start with http:\/\/ or https:\/\//],
       [['media', '--id', 'm1', '--public-url', 'ws://user:pw@host/'], /must not contain credentials/],
+      [['media', '--id', 'm1', '--broker', 'http://b1:8080,ftp://b2'], /--broker must start with http:\/\//],
+      [['broker', '--redis-url', 'http://127.0.0.1:6379'], /--redis-url must start with redis:\/\//],
+      [['broker', '--redis-url', 'localhost'], /--redis-url is not a URL/],
     ];
     for (const [args, pattern] of cases) {
       const result = usher(args, { USHER_SECRET: SECRET });
@@ -88,6 +91,15 @@ describe('usher CLI', () => {
       assert.match(result.stderr, new RegExp(`${name} is shorter than 16`));
       assert.doesNotMatch(result.stderr, /short-token/);
     }
+  });
+
+  test('a Redis password on the command line is refused without echoing it (the env variable is the place)', () => {
+    const result = usher(['broker', '--redis-url', 'redis://:pw-hunter2@127.0.0.1:6379'], {
+      USHER_SECRET: SECRET,
+    });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--redis-url must not contain a password.*USHER_REDIS_URL/);
+    assert.doesNotMatch(result.stderr, /hunter2/);
   });
 
   test('broker --help documents the rate limit and the metrics token', () => {
