@@ -25,6 +25,17 @@ export async function registerCors(
   options: { originAllowed: OriginPolicy; anyOrigin: boolean },
 ): Promise<void> {
   const { originAllowed, anyOrigin } = options;
+  // Built once: the delegator runs on every request of the scope (also WebSocket upgrades).
+  const base = {
+    methods: ['POST'],
+    allowedHeaders: ['content-type'],
+    exposedHeaders: ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    maxAge: 600,
+    // A malformed preflight gets the plugin's 204 rather than a text/plain 400 outside the catalogue.
+    strictPreflight: false,
+  };
+  const allow = { ...base, origin: anyOrigin ? '*' : true };
+  const deny = { ...base, origin: false };
   await scope.register(fastifyCors, {
     hook: 'onRequest',
     delegator: (request, callback) => {
@@ -33,15 +44,7 @@ export async function registerCors(
         origin !== undefined &&
         request.url.split('?', 1)[0] === CORS_PATH &&
         originAllowed(origin, request.headers.host);
-      callback(null, {
-        origin: allowed ? (anyOrigin ? '*' : true) : false,
-        methods: ['POST'],
-        allowedHeaders: ['content-type'],
-        exposedHeaders: ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
-        maxAge: 600,
-        // A malformed preflight gets the plugin's 204 rather than a text/plain 400 outside the catalogue.
-        strictPreflight: false,
-      });
+      callback(null, allowed ? allow : deny);
     },
   });
 }
