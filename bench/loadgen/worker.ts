@@ -1,5 +1,7 @@
 // Load-generator process: receives one job over IPC, runs it on its own core, sends the
 // result back and exits. Exits too when the orchestrator goes away (IPC disconnect).
+
+import { serveOneJob } from '../lib/job-worker.ts';
 import { type LoadResult, runClosedLoop } from './closed-loop.ts';
 import { runHttpLoad } from './http-load.ts';
 import type { LoadJob } from './jobs.ts';
@@ -40,17 +42,4 @@ async function run(job: LoadJob): Promise<LoadResult> {
   return runClosedLoop(built.op, { ...job, cleanup: built.cleanup });
 }
 
-if (process.send === undefined) {
-  console.error('bench load worker: must be started by the bench with an IPC channel');
-  process.exit(2);
-}
-process.on('disconnect', () => process.exit(1));
-process.on('message', (message: { type: string; job?: LoadJob }) => {
-  if (message.type !== 'job' || message.job === undefined) return;
-  run(message.job).then(
-    (result) => process.send!({ type: 'result', result }, () => process.exit(0)),
-    (error: Error) =>
-      process.send!({ type: 'failed', error: error.stack ?? error.message }, () => process.exit(1)),
-  );
-});
-process.send({ type: 'ready' });
+serveOneJob<LoadJob, Awaited<ReturnType<typeof run>>>('bench load worker', run);

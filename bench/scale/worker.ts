@@ -1,5 +1,7 @@
 // Child process for the scaling measurement: runs on the server core, receives the sizes
 // over IPC, answers with one ScalePoint per size.
+
+import { serveOneJob } from '../lib/job-worker.ts';
 import { measurePoint, type ScalePoint } from './assign-scale.ts';
 import { measureParts } from './parts.ts';
 
@@ -20,17 +22,4 @@ async function run(job: ScaleJob): Promise<ScaleResult> {
   return { points, parts: await measureParts(job.requests * 10) };
 }
 
-if (process.send === undefined) {
-  console.error('bench scale worker: must be started by the bench with an IPC channel');
-  process.exit(2);
-}
-process.on('disconnect', () => process.exit(1));
-process.on('message', (message: { type: string; job?: ScaleJob }) => {
-  if (message.type !== 'job' || message.job === undefined) return;
-  run(message.job).then(
-    (result) => process.send!({ type: 'result', result }, () => process.exit(0)),
-    (error: Error) =>
-      process.send!({ type: 'failed', error: error.stack ?? error.message }, () => process.exit(1)),
-  );
-});
-process.send({ type: 'ready' });
+serveOneJob<ScaleJob, Awaited<ReturnType<typeof run>>>('bench scale worker', run);

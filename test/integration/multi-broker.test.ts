@@ -4,12 +4,11 @@
 // `usher` CLI wires it all from flags and env.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import { describe, test } from 'node:test';
 import { type Broker, createBroker } from '../../server/broker/index.ts';
 import { RedisPinStore } from '../../server/broker/redis-pin-store.ts';
-import { startRedis, type TestRedis } from '../../server/broker/redis-server-fixture.ts';
+import { freePort, startRedis, type TestRedis } from '../../server/broker/redis-server-fixture.ts';
 import {
   captureLogger,
   FakeMedia,
@@ -288,16 +287,4 @@ function usher(t: TestContext, args: string[], env: Record<string, string> = {})
     await exited;
   });
   return () => output;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
