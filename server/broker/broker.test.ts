@@ -404,6 +404,22 @@ describe('session requests over HTTP', () => {
       'x-forwarded-for': '198.51.100.66, 203.0.113.9',
     });
     assert.deepEqual(spoofed.body.client, { address: '203.0.113.9' });
+    // The WebSocket upgrade (routed beside Fastify) reads the same header the same way.
+    const overWs = await SessionClient.open(t, trusting, {
+      headers: { 'x-forwarded-for': '198.51.100.66, 203.0.113.9' },
+    });
+    assert.deepEqual((await overWs.request({ room: 'lobby' })).client, { address: '203.0.113.9' });
+    const twoHops = await startBroker(t, { trustProxy: 2 });
+    await FakeMedia.connect(t, twoHops, 'm1');
+    const second = await SessionClient.open(t, twoHops, {
+      headers: { 'x-forwarded-for': '198.51.100.66, 203.0.113.9, 10.0.0.2' },
+    });
+    assert.deepEqual((await second.request({ room: 'lobby' })).client, { address: '203.0.113.9' });
+    const directWs = await SessionClient.open(t, plain, { headers });
+    assert.equal(
+      ((await directWs.request({ room: 'lobby' })).client as { address: string }).address,
+      '127.0.0.1',
+    );
   });
 
   test('origin allowlist: refused upgrade and POST for a foreign origin, CORS for an allowed one', async (t) => {

@@ -1,14 +1,31 @@
 // The requester's address as the broker saw it (reported back like STUN's mapped
 // address). Behind a proxy the socket shows the proxy, so X-Forwarded-For is used —
-// but only when the operator said the proxy is trusted, since any client can send it.
-import type { FastifyRequest } from 'fastify';
+// but only as many hops of it as the operator said are trusted proxies, since any
+// client can send the header. Works on the raw request, so the HTTP route and the
+// WebSocket upgrades (which do not go through Fastify) read the address the same way.
+import type { IncomingMessage } from 'node:http';
 import type { ClientAddress } from './sessions.ts';
 
-export function clientAddress(request: FastifyRequest, trustProxy: boolean): ClientAddress {
-  if (trustProxy) return { address: unmap(request.ip) };
+/**
+ * `proxyHops` = how many proxies in front of the broker append to X-Forwarded-For. The
+ * socket's peer is hop 0; each trusted proxy vouches for the entry it appended, so the
+ * client is the entry `proxyHops` places from the socket inward (the left-most one
+ * when there are fewer): what a client wrote further left is never believed.
+ */
+export function clientAddress(request: IncomingMessage, proxyHops: number): ClientAddress {
   const socket = request.socket;
-  const address = unmap(socket.remoteAddress ?? request.ip);
-  return socket.remotePort === undefined ? { address } : { address, port: socket.remotePort };
+  const peer = unmap(socket.remoteAddress);
+  if (proxyHops > 0) {
+    const header = request.headers['x-forwarded-for'];
+    if (typeof header === 'string' && header !== '') {
+      const forwarded = header.split(',');
+      const index = Math.max(0, forwarded.length - proxyHops);
+      const entry = forwarded[index]?.trim();
+      if (entry !== undefined && entry !== '') return { address: unmap(entry) };
+    }
+    return { address: peer };
+  }
+  return socket.remotePort === undefined ? { address: peer } : { address: peer, port: socket.remotePort };
 }
 
 /**

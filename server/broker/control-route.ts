@@ -46,22 +46,29 @@ export function isValidServerUrl(raw: string): boolean {
   );
 }
 
-export function registerControlRoute(app: FastifyInstance, options: ControlRouteOptions): void {
+/**
+ * Registers a plain `GET /v1/control` that explains the upgrade, and returns the handler the
+ * broker's upgrade router gives each upgraded `/v1/control` socket.
+ */
+export function registerControlRoute(
+  app: FastifyInstance,
+  options: ControlRouteOptions,
+): (socket: WebSocket) => void {
   const { originAllowed } = options;
   const decoder = createDecoder(ControlInbound);
 
-  app.route({
-    method: 'GET',
-    url: '/v1/control',
-    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
-      if (!originAllowed(request.headers.origin, request.headers.host))
-        return sendError(reply, 'FORBIDDEN_ORIGIN', null);
-      return undefined;
+  app.get(
+    '/v1/control',
+    {
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (!originAllowed(request.headers.origin, request.headers.host))
+          return sendError(reply, 'FORBIDDEN_ORIGIN', null);
+        return undefined;
+      },
     },
-    handler: async (_request, reply) =>
-      sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),
-    wsHandler: (socket) => serveControlSocket(socket, decoder, options),
-  });
+    async (_request, reply) => sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),
+  );
+  return (socket) => serveControlSocket(socket, decoder, options);
 }
 
 function serveControlSocket(

@@ -55,15 +55,15 @@ export async function registerCors(
  */
 export async function registerRateLimit(
   scope: FastifyInstance,
-  options: { budget: IpBudget; metrics: BrokerMetrics; trustProxy: boolean },
+  options: { budget: IpBudget; metrics: BrokerMetrics; proxyHops: number },
 ): Promise<void> {
-  const { budget, metrics, trustProxy } = options;
+  const { budget, metrics, proxyHops } = options;
   await scope.register(fastifyRateLimit, {
     global: false,
     max: budget.burst,
     timeWindow: 60_000,
     store: rateLimitStore(budget),
-    keyGenerator: (request) => clientAddress(request, trustProxy).address,
+    keyGenerator: (request) => clientAddress(request.raw, proxyHops).address,
     errorResponseBuilder: (_request, context) =>
       new RequestError('RATE_LIMITED', null, undefined, context.ttl),
     onExceeded: () => metrics.sessionRequests.inc({ transport: 'http', result: 'RATE_LIMITED' }),

@@ -2,16 +2,12 @@
 // `POST /v1/sessions`), keeps the fleet's registry (WS `/v1/control`) and serves
 // health, metrics, the admin API and the web app. Everything it needs is passed in.
 import type { AddressInfo } from 'node:net';
-import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { WebSocket } from 'ws';
-import { CloseCode } from '../../shared/errors.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { TurnConfig } from '../common/turn.ts';
-import { answerHandshakeErrors } from '../common/ws-handshake.ts';
 import { bearerMatches, registerAdminRoutes } from './admin-routes.ts';
 import { Assigner } from './assignment.ts';
 import { registerControlRoute } from './control-route.ts';
@@ -26,6 +22,7 @@ import { ServerRegistry } from './registry.ts';
 import { DEFAULT_SESSION_SOCKET_LIMIT, registerSessionRoutes } from './session-routes.ts';
 import { createSessionService } from './sessions.ts';
 import { registerStaticSite } from './static-site.ts';
+import { routeUpgrades, type SocketHandler, type UpgradeRouter } from './upgrades.ts';
 
 export type { PinStore } from './pin-store.ts';
 export { MemoryPinStore } from './pin-store.ts';
@@ -89,7 +86,6 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   const ticketTtlSeconds = options.ticketTtlSeconds ?? DEFAULT_TICKET_TTL_SECONDS;
   const proxyHops =
     options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : (options.trustProxy ?? 0);
-  const trustProxy = proxyHops > 0;
   const pins = options.pins ?? new MemoryPinStore();
   const registry = new ServerRegistry();
 
@@ -144,6 +140,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     http: { requireHostHeader: false },
   });
   const stopped: Array<() => void> = [];
+  let upgrades: UpgradeRouter | undefined;
   try {
     app.setErrorHandler(errorHandler(logger));
     app.addHook('onRequest', (request, reply, done) => {
@@ -163,24 +160,6 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       }
     });
 
-    await app.register(fastifyWebsocket, {
-      // One ws server serves both socket routes, so it takes the larger (control) limit;
-      // the session route enforces its own 4 KiB limit with a FRAME_TOO_LARGE reply.
-      options: { maxPayload: Limits.controlFrameBytes },
-      errorHandler: (error, socket) => {
-        // Protocol errors (oversized or malformed frames): ws has already sent a close code.
-        logger.debug({ code: (error as { code?: string }).code }, 'websocket error');
-        socket.terminate();
-      },
-      preClose: async () => {
-        fleet.stop();
-        await closeSockets(app.websocketServer.clients);
-        app.websocketServer.close();
-      },
-    });
-
-    answerHandshakeErrors(app.websocketServer, logger);
-
     app.get('/healthz', async () => ({
       status: 'ok',
       servers: registry.healthyCount(),
@@ -193,30 +172,46 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       }
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
+    const socketRoutes = new Map<string, SocketHandler>();
     // Session routes in their own scope, so CORS and the rate limiter's hooks stay off the rest.
     await app.register(async (scope) => {
       await registerCors(scope, { originAllowed, anyOrigin: allowsAnyOrigin(options.allowedOrigins) });
-      if (budget !== undefined) await registerRateLimit(scope, { budget, metrics, trustProxy });
-      stopped.push(
-        registerSessionRoutes(scope, {
-          sessions,
-          metrics,
-          logger,
-          originAllowed,
-          trustProxy,
-          budget,
-          socketLimit,
-        }),
-      );
+      if (budget !== undefined) await registerRateLimit(scope, { budget, metrics, proxyHops });
+      const sessionRoutes = registerSessionRoutes(scope, {
+        sessions,
+        metrics,
+        logger,
+        originAllowed,
+        proxyHops,
+        budget,
+        socketLimit,
+      });
+      stopped.push(sessionRoutes.stop);
+      socketRoutes.set('/v1/session', sessionRoutes.acceptSocket);
     });
-    registerControlRoute(app, {
-      keys: options.keys,
-      fleet,
-      metrics,
-      logger,
-      heartbeat,
-      now,
+    socketRoutes.set(
+      '/v1/control',
+      registerControlRoute(app, {
+        keys: options.keys,
+        fleet,
+        metrics,
+        logger,
+        heartbeat,
+        now,
+        originAllowed,
+      }),
+    );
+    upgrades = routeUpgrades(app.server, {
+      routes: socketRoutes,
       originAllowed,
+      logger,
+      // One ws server serves both socket routes, so it takes the larger (control) limit;
+      // the session route enforces its own 4 KiB limit with a FRAME_TOO_LARGE reply.
+      maxPayload: Limits.controlFrameBytes,
+    });
+    app.addHook('preClose', async () => {
+      fleet.stop();
+      await upgrades?.close(CLOSE_WAIT_MS);
     });
     if (options.adminToken !== undefined && options.adminToken !== '')
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
@@ -255,26 +250,4 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
 /** `{ burst: undefined }` must not override a default. */
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Tell every socket the broker is going away, and cut those that do not answer in time. */
-async function closeSockets(clients: Set<WebSocket>): Promise<void> {
-  const open = [...clients];
-  for (const socket of open) socket.close(CloseCode.GOING_AWAY, 'broker shutting down');
-  const closed = Promise.all(
-    open.map(
-      (socket) =>
-        new Promise<void>((resolve) => {
-          if (socket.readyState === socket.CLOSED) resolve();
-          else socket.once('close', () => resolve());
-        }),
-    ),
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CLOSE_WAIT_MS);
-  });
-  await Promise.race([closed, timeout]);
-  clearTimeout(timer);
-  for (const socket of open) if (socket.readyState !== socket.CLOSED) socket.terminate();
 }

@@ -2,6 +2,8 @@
 // `/v1/session` (correlated by id, bounded in flight and in rate), or one per `POST
 // /v1/sessions`. Both decode with the shared schema, draw on the same per-address budget
 // and answer `session.assigned` or a coded `error`.
+
+import type { IncomingMessage } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -35,15 +37,26 @@ export interface SessionRoutesOptions {
   metrics: BrokerMetrics;
   logger: Logger;
   originAllowed: OriginPolicy;
-  trustProxy: boolean;
+  /** Proxies in front whose X-Forwarded-For entries are trusted (0: none). */
+  proxyHops: number;
   /** Per-address request budget shared with the HTTP route; undefined ⇒ unlimited. */
   budget: IpBudget | undefined;
   /** Frame rate limit of one WebSocket; undefined ⇒ unlimited. */
   socketLimit: RateLimitOptions | undefined;
 }
 
-export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): () => void {
-  const { sessions, metrics, logger, originAllowed, trustProxy, budget, socketLimit } = options;
+export interface SessionRoutes {
+  /** Serves one upgraded `/v1/session` socket (the upgrade router checked Host and Origin). */
+  acceptSocket(socket: WebSocket, request: IncomingMessage): void;
+  stop(): void;
+}
+
+/**
+ * Registers `POST /v1/sessions` (and a plain `GET /v1/session` that explains the upgrade);
+ * the WebSocket itself is handed to `acceptSocket` by the broker's upgrade router.
+ */
+export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): SessionRoutes {
+  const { sessions, metrics, logger, originAllowed, proxyHops, budget, socketLimit } = options;
   const decoder = createDecoder(BrokerInbound);
 
   /** CORS headers come from @fastify/cors; this refuses the request itself (it would cost a ticket). */
@@ -88,7 +101,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     async (request, reply) => {
       const started = performance.now();
       try {
-        const assigned = await sessions(request.body, clientAddress(request, trustProxy));
+        const assigned = await sessions(request.body, clientAddress(request.raw, proxyHops));
         observe('http', started, 'assigned');
         return assigned;
       } catch (error) {
@@ -112,26 +125,23 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
   }, KEEPALIVE_MS);
   keepalive.unref();
 
-  app.route({
-    method: 'GET',
-    url: '/v1/session',
-    onRequest: checkOrigin,
-    handler: async (_request, reply) =>
-      sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),
-    wsHandler: (socket, request) => {
-      const state = { alive: true };
-      sockets.set(socket, state);
-      metrics.sessionConnections.inc();
-      socket.on('pong', () => {
-        state.alive = true;
-      });
-      socket.once('close', () => {
-        sockets.delete(socket);
-        metrics.sessionConnections.dec();
-      });
-      serveSessionSocket(socket, clientAddress(request, trustProxy));
-    },
-  });
+  app.get('/v1/session', { onRequest: checkOrigin }, async (_request, reply) =>
+    sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),
+  );
+
+  function acceptSocket(socket: WebSocket, request: IncomingMessage): void {
+    const state = { alive: true };
+    sockets.set(socket, state);
+    metrics.sessionConnections.inc();
+    socket.on('pong', () => {
+      state.alive = true;
+    });
+    socket.once('close', () => {
+      sockets.delete(socket);
+      metrics.sessionConnections.dec();
+    });
+    serveSessionSocket(socket, clientAddress(request, proxyHops));
+  }
 
   function serveSessionSocket(socket: WebSocket, client: ClientAddress): void {
     let inFlight = 0;
@@ -213,5 +223,5 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     });
   }
 
-  return () => clearInterval(keepalive);
+  return { acceptSocket, stop: () => clearInterval(keepalive) };
 }

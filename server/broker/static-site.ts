@@ -27,7 +27,6 @@ export async function registerStaticSite(
 
 function wantsAppPage(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
-  if (request.ws) return false;
   const path = request.url;
   if (API_PREFIXES.some((prefix) => path.startsWith(prefix))) return false;
   return (request.headers.accept ?? '').includes('text/html');
