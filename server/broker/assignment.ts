@@ -37,6 +37,7 @@ export interface AssignerOptions {
 const LOST_ROOM_MEMORY_MS = 5 * 60_000;
 /** CAS retries before giving up; each retry means another request moved the room meanwhile. */
 const MAX_ATTEMPTS = 8;
+const NONE_EXCLUDED: ReadonlySet<string> = new Set();
 /** Random draws in power-of-two-choices before falling back to a full scan. */
 const SAMPLE_DRAWS = 8;
 
@@ -68,7 +69,7 @@ export class Assigner {
    * none fits. `exclude` lists servers the client found dead; they never get the room.
    */
   async assign(room: string, exclude: readonly string[] = []): Promise<MediaServer> {
-    const excluded = new Set(exclude);
+    const excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const pin = await this.pins.get(room);
       const now = this.now();

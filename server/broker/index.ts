@@ -128,6 +128,9 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would drown the failover lines; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // Nothing logs through request.log, so no per-request child logger (measured ≈ 2 µs a
+    // request with the redaction paths): routes log through the broker's logger.
+    childLoggerFactory: (parent) => parent,
     // The first `proxyHops` addresses from the socket inward are our proxies; the one after is the client.
     trustProxy: (_address: string, hop: number) => hop < proxyHops,
     bodyLimit: Limits.brokerFrameBytes,

@@ -7,6 +7,7 @@ import type { KeyRing } from '../common/keys.ts';
 import { checkResumeToken, randomId, resumeToken, signTicket } from '../common/tickets.ts';
 import { type TurnConfig, turnCredentials } from '../common/turn.ts';
 import type { Assigner } from './assignment.ts';
+import type { MediaServer } from './registry.ts';
 
 export interface ClientAddress {
   address: string;
@@ -31,6 +32,19 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
     iceServers.stunUrls !== undefined && iceServers.stunUrls.length > 0
       ? [{ urls: iceServers.stunUrls }]
       : [];
+
+  // Parts of every reply that do not change per request: built once, shared by all replies
+  // (they are only ever serialised).
+  const pingSettings = { intervalMs: ping.intervalMs, timeoutMs: ping.timeoutMs };
+  const serverRefs = new WeakMap<MediaServer, { id: string; url: string }>();
+  const serverRef = (server: MediaServer): { id: string; url: string } => {
+    let ref = serverRefs.get(server);
+    if (ref === undefined) {
+      ref = { id: server.id, url: server.url };
+      serverRefs.set(server, ref);
+    }
+    return ref;
+  };
 
   return async (request, client) => {
     // Checked before assignment so a forged resume costs no capacity.
@@ -62,10 +76,10 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       sessionId,
       resumeToken: resumeToken(keys, sessionId),
       room: request.room,
-      server: { id: server.id, url: server.url },
+      server: serverRef(server),
       ticket,
       ticketExpiresAt: claims.exp * 1000,
-      ping: { intervalMs: ping.intervalMs, timeoutMs: ping.timeoutMs },
+      ping: pingSettings,
       iceServers: ice,
       client:
         client.port === undefined

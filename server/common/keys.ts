@@ -54,18 +54,23 @@ export function parseSecret(raw: string | undefined, envName = 'USHER_SECRET'): 
     seen.add(key.kid);
   }
   const byKid = new Map(keys.map((key) => [key.kid, key.secret]));
-  const cache = new Map<string, Uint8Array>();
+  // purpose → kid → key: looked up on every ticket and resume token, so no string keys built per call.
+  const cache = new Map<KeyPurpose, Map<string, Uint8Array>>();
   return {
     current: keys[0]!,
     kids: keys.map((key) => key.kid),
     derive(purpose, kid) {
-      const cacheKey = `${purpose}\u0000${kid}`;
-      const hit = cache.get(cacheKey);
+      let byPurpose = cache.get(purpose);
+      if (byPurpose === undefined) {
+        byPurpose = new Map();
+        cache.set(purpose, byPurpose);
+      }
+      const hit = byPurpose.get(kid);
       if (hit !== undefined) return hit;
       const secret = byKid.get(kid);
       if (secret === undefined) return undefined;
       const derived = new Uint8Array(hkdfSync('sha256', secret, 'usher', `usher/${purpose}/v1`, 32));
-      cache.set(cacheKey, derived);
+      byPurpose.set(kid, derived);
       return derived;
     },
   };
