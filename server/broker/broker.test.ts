@@ -16,6 +16,7 @@ import { Limits } from '../../shared/protocol/common.ts';
 import { parseSecret } from '../common/keys.ts';
 import { signControlToken, signTicket, verifyTicket } from '../common/tickets.ts';
 import { MemoryPinStore, type Pin } from './pin-store.ts';
+import { SESSION_SOCKET_MAX_PAYLOAD } from './session-routes.ts';
 import {
   FakeMedia,
   getJson,
@@ -263,10 +264,10 @@ describe('session requests over WebSocket', () => {
     assert.equal((await next.request({ room: 'lobby' })).type, 'session.assigned');
   });
 
-  test('a frame over the ws server limit is closed with 1009 too', async (t) => {
+  test('a frame over what ws reads on the session route is closed with 1009 too', async (t) => {
     const tb = await startBroker(t);
     const client = await SessionClient.open(t, tb);
-    client.inbox.send('x'.repeat(Limits.controlFrameBytes + 1));
+    client.inbox.send('x'.repeat(SESSION_SOCKET_MAX_PAYLOAD + 1));
     assert.equal((await client.inbox.closed).code, 1009);
     assert.equal((await getJson(tb.http('/healthz'))).status, 200);
   });

@@ -19,10 +19,14 @@ import { createBrokerMetrics } from './metrics.ts';
 import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
 import { MemoryPinStore, type PinStore } from './pin-store.ts';
 import { ServerRegistry } from './registry.ts';
-import { DEFAULT_SESSION_SOCKET_LIMIT, registerSessionRoutes } from './session-routes.ts';
+import {
+  DEFAULT_SESSION_SOCKET_LIMIT,
+  registerSessionRoutes,
+  SESSION_SOCKET_MAX_PAYLOAD,
+} from './session-routes.ts';
 import { createSessionService } from './sessions.ts';
 import { registerStaticSite } from './static-site.ts';
-import { routeUpgrades, type SocketHandler, type UpgradeRouter } from './upgrades.ts';
+import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.ts';
 
 export type { PinStore } from './pin-store.ts';
 export { MemoryPinStore } from './pin-store.ts';
@@ -175,10 +179,10 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       }
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
-    const socketRoutes = new Map<string, SocketHandler>();
+    const socketRoutes = new Map<string, SocketRoute>();
     // Session routes in their own scope, so CORS and the rate limiter's hooks stay off the rest.
     await app.register(async (scope) => {
-      await registerCors(scope, { originAllowed, anyOrigin: allowsAnyOrigin(options.allowedOrigins) });
+      registerCors(scope, { originAllowed, anyOrigin: allowsAnyOrigin(options.allowedOrigins) });
       if (budget !== undefined) await registerRateLimit(scope, { budget, metrics, proxyHops });
       const sessionRoutes = registerSessionRoutes(scope, {
         sessions,
@@ -190,11 +194,13 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
         socketLimit,
       });
       stopped.push(sessionRoutes.stop);
-      socketRoutes.set('/v1/session', sessionRoutes.acceptSocket);
+      socketRoutes.set('/v1/session', {
+        accept: sessionRoutes.acceptSocket,
+        maxPayload: SESSION_SOCKET_MAX_PAYLOAD,
+      });
     });
-    socketRoutes.set(
-      '/v1/control',
-      registerControlRoute(app, {
+    socketRoutes.set('/v1/control', {
+      accept: registerControlRoute(app, {
         keys: options.keys,
         fleet,
         metrics,
@@ -203,14 +209,12 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
         now,
         originAllowed,
       }),
-    );
+      maxPayload: Limits.controlFrameBytes,
+    });
     upgrades = routeUpgrades(app.server, {
       routes: socketRoutes,
       originAllowed,
       logger,
-      // One ws server serves both socket routes, so it takes the larger (control) limit;
-      // the session route enforces its own 4 KiB limit with a FRAME_TOO_LARGE reply.
-      maxPayload: Limits.controlFrameBytes,
     });
     app.addHook('preClose', async () => {
       fleet.stop();

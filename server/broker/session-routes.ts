@@ -23,6 +23,12 @@ import { closeSocket, frameBytes, frameText, sendJson } from './ws-util.ts';
 
 /** Requests one WebSocket may have unanswered at once (see docs/PROTOCOL.md). */
 export const MAX_IN_FLIGHT = 4;
+/**
+ * ws reads frames up to this size on `/v1/session` and the route answers those over its 4 KiB
+ * limit with FRAME_TOO_LARGE; anything bigger is cut by ws with 1009 before it is buffered,
+ * so one socket can make the broker hold at most 64 KiB.
+ */
+export const SESSION_SOCKET_MAX_PAYLOAD = 16 * Limits.brokerFrameBytes;
 /** Dead client TCP connections are found by a ws ping this often. */
 const KEEPALIVE_MS = 30_000;
 /**
@@ -166,7 +172,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     };
     socket.on('message', (data, isBinary) => {
       if (closing) return;
-      // The ws server's maxPayload is the control channel's 1 MiB; this route's limit is checked here.
+      // ws cut anything over SESSION_SOCKET_MAX_PAYLOAD; this route's own limit is checked here.
       if (frameBytes(data) > Limits.brokerFrameBytes) {
         refuse('FRAME_TOO_LARGE', null);
         closing = true;

@@ -14,59 +14,73 @@ import type { OriginPolicy } from './origin.ts';
 
 export type SocketHandler = (socket: WebSocket, request: IncomingMessage) => void;
 
-export interface UpgradeRouterOptions {
-  /** Path → handler of the accepted socket. */
-  routes: ReadonlyMap<string, SocketHandler>;
-  originAllowed: OriginPolicy;
-  logger: Logger;
-  /** Largest frame ws accepts on any route (routes may enforce smaller limits themselves). */
+export interface SocketRoute {
+  accept: SocketHandler;
+  /**
+   * Largest frame ws reads on this route; a bigger one closes the socket with 1009 before
+   * it is buffered whole. A route may answer smaller frames over its own limit itself.
+   */
   maxPayload: number;
 }
 
+export interface UpgradeRouterOptions {
+  /** Path → its route. */
+  routes: ReadonlyMap<string, SocketRoute>;
+  originAllowed: OriginPolicy;
+  logger: Logger;
+}
+
 export interface UpgradeRouter {
-  /** Every accepted socket still open. */
-  readonly clients: ReadonlySet<WebSocket>;
   /** Stop routing, and close every open socket (GOING_AWAY; cut after `waitMs`). */
   close(waitMs: number): Promise<void>;
 }
 
 export function routeUpgrades(server: Server, options: UpgradeRouterOptions): UpgradeRouter {
-  const { routes, originAllowed, logger } = options;
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: options.maxPayload,
-    perMessageDeflate: false,
-  });
-  answerHandshakeErrors(wss, logger);
+  const { originAllowed, logger } = options;
+  // One ws server per route, each with that route's frame limit.
+  const routes = new Map(
+    [...options.routes].map(([path, route]) => {
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: route.maxPayload,
+        perMessageDeflate: false,
+      });
+      answerHandshakeErrors(wss, logger);
+      return [path, { accept: route.accept, wss }] as const;
+    }),
+  );
   let closing = false;
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = request.url ?? '/';
     const query = url.indexOf('?');
-    const handler = routes.get(query === -1 ? url : url.slice(0, query));
-    const refusal = upgradeRefusal(handler !== undefined, closing, request, originAllowed);
-    if (refusal !== undefined || handler === undefined) {
+    const route = routes.get(query === -1 ? url : url.slice(0, query));
+    const refusal = upgradeRefusal(route !== undefined, closing, request, originAllowed);
+    if (refusal !== undefined || route === undefined) {
       refuseUpgrade(socket, refusal?.code ?? 'NOT_FOUND', refusal?.message);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
+    route.wss.handleUpgrade(request, socket, head, (ws) => {
       // Protocol errors (oversized or malformed frames): ws has already sent a close code.
       ws.on('error', (error: Error & { code?: string }) => {
         logger.debug({ code: error.code }, 'websocket error');
         ws.terminate();
       });
-      handler(ws, request);
+      route.accept(ws, request);
     });
   };
   server.on('upgrade', onUpgrade);
 
   return {
-    clients: wss.clients,
     async close(waitMs) {
       closing = true;
       server.off('upgrade', onUpgrade);
-      await closeSockets(wss.clients, waitMs);
-      wss.close();
+      const servers = [...routes.values()].map((route) => route.wss);
+      await closeSockets(
+        servers.flatMap((wss) => [...wss.clients]),
+        waitMs,
+      );
+      for (const wss of servers) wss.close();
     },
   };
 }
@@ -88,8 +102,7 @@ function upgradeRefusal(
 }
 
 /** Tell every socket the broker is going away, and cut those that do not answer in time. */
-async function closeSockets(clients: Set<WebSocket>, waitMs: number): Promise<void> {
-  const open = [...clients];
+async function closeSockets(open: WebSocket[], waitMs: number): Promise<void> {
   for (const socket of open) socket.close(CloseCode.GOING_AWAY, 'broker shutting down');
   const closed = Promise.all(
     open.map(
