@@ -182,32 +182,35 @@ export class MediaConnection {
       return;
     }
     this.state = 'joining';
-    this.join(msg).catch((error: unknown) => {
-      this.ctx.logger.error({ err: error }, 'join failed');
-      this.fail('INTERNAL');
-    });
+    this.join(msg);
   }
 
-  private async join(msg: Join): Promise<void> {
+  /** Synchronous: the ticket check is one HMAC, so no other message can interleave with a join. */
+  private join(msg: Join): void {
     const ctx = this.ctx;
     let claims: ReturnType<typeof verifyTicket>;
     try {
       claims = verifyTicket(ctx.keys, msg.ticket, ctx.serverId);
     } catch (error) {
-      if (this.state !== 'joining') return;
       const code =
         error instanceof UsherError && error.code.startsWith('TICKET_') ? error.code : 'TICKET_INVALID';
       ctx.logger.debug({ code }, 'join refused');
       this.fail(code);
       return;
     }
-    // The socket may have closed (or timed out) while the ticket was being checked.
-    if (this.state !== 'joining') return;
-    if (msg.room !== undefined && msg.room !== claims.room) return this.fail('TICKET_WRONG_ROOM');
-    if (!ctx.replay.use(claims.jti, claims.exp, ctx.now())) return this.fail('TICKET_REPLAYED');
-    if (ctx.isDraining()) return this.fail('SERVER_DRAINING');
-    const refusal = ctx.rooms.admit(claims.room, claims.sessionId, ctx.capacity);
-    if (refusal !== null) return this.fail(refusal);
+    // In this order: a ticket for another room is not spent; any later refusal spends it.
+    const refusal: ErrorCode | null =
+      msg.room !== undefined && msg.room !== claims.room
+        ? 'TICKET_WRONG_ROOM'
+        : !ctx.replay.use(claims.jti, claims.exp, ctx.now())
+          ? 'TICKET_REPLAYED'
+          : ctx.isDraining()
+            ? 'SERVER_DRAINING'
+            : ctx.rooms.admit(claims.room, claims.sessionId, ctx.capacity);
+    if (refusal !== null) {
+      this.fail(refusal);
+      return;
+    }
 
     this.room = claims.room;
     this.peerId = claims.sessionId;
