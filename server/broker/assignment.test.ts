@@ -293,6 +293,32 @@ describe('assignment', () => {
     assert.equal((await pins.get('real'))?.serverId, 'a');
   });
 
+  test('a load report visits only the rooms whose TTL has passed, not every unconfirmed one', async () => {
+    let reads = 0;
+    class CountingPins extends MemoryPinStore {
+      override async get(room: string): Promise<Pin | undefined> {
+        reads++;
+        return super.get(room);
+      }
+    }
+    const { add, advance, assigner, pins } = setup({ pins: new CountingPins() });
+    const a = add('a', { maxRooms: 10_000, maxPeers: 10_000 });
+    for (let i = 0; i < 100; i++) await assigner.assign(`old-${i}`);
+    advance(TTL_MS / 2);
+    for (let i = 0; i < 1000; i++) await assigner.assign(`young-${i}`);
+    await assigner.assign('old-7'); // assigned again: it waits a full TTL from now
+    advance(TTL_MS / 2);
+    reads = 0;
+    await assigner.roomsChanged(a, [], []);
+    assert.equal(reads, 99, 'the 99 expired rooms, none of the 1,001 within their TTL');
+    assert.equal(await pins.get('old-0'), undefined);
+    assert.equal((await pins.get('old-7'))?.serverId, 'a');
+    assert.equal(a.unconfirmed.size, 1001);
+    reads = 0;
+    await assigner.roomsChanged(a, [], []);
+    assert.equal(reads, 0);
+  });
+
   test('a store whose pins expire gets the live rooms renewed once per keepAliveMs, per server', async () => {
     const calls: Array<[string, string[], number]> = [];
     class ExpiringPins extends MemoryPinStore {

@@ -83,7 +83,7 @@ export class Assigner {
             continue;
           if (!pinned.healthy) continue;
           this.lostRooms.delete(room); // another broker moved it already, and logged that
-          this.commit(pinned, room, false);
+          this.commit(pinned, room, false, now);
           return pinned;
         }
         const target = this.pick(excluded, pin.serverId);
@@ -93,7 +93,7 @@ export class Assigner {
         if (!target.healthy) continue; // lost while we waited: the next pass moves it again
         this.lostRooms.delete(room);
         this.onMove({ room, from: pin.serverId, to: target.id, reason: reason ?? 'server-lost' });
-        this.commit(target, room, true);
+        this.commit(target, room, true, now);
         return target;
       }
       const target = this.pick(excluded, undefined);
@@ -107,7 +107,7 @@ export class Assigner {
         if (lost.from !== target.id)
           this.onMove({ room, from: lost.from, to: target.id, reason: 'server-lost' });
       }
-      this.commit(target, room, true);
+      this.commit(target, room, true, now);
       return target;
     }
     throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
@@ -134,7 +134,11 @@ export class Assigner {
     // With a shared store another broker may have deleted the pins first: the rooms the server
     // reported to this broker count too, so whichever broker re-places a room logs the move.
     const rooms = [
-      ...new Set([...(await this.pins.deleteByServer(server.id)), ...server.rooms, ...server.unconfirmed]),
+      ...new Set([
+        ...(await this.pins.deleteByServer(server.id)),
+        ...server.rooms,
+        ...server.unconfirmed.keys(),
+      ]),
     ];
     const now = this.now();
     this.forgetLostRooms(now);
@@ -154,7 +158,7 @@ export class Assigner {
     const now = this.now();
     for (const room of closed) {
       server.rooms.delete(room);
-      server.unconfirmed.add(room);
+      await this.expireIfIdle(server, room, now);
     }
     for (const room of opened) {
       server.rooms.add(room);
@@ -171,23 +175,32 @@ export class Assigner {
   /**
    * Drop the pins of rooms the server does not hold (closed, or never joined) once no
    * session was assigned to them for a ticket TTL: until then a member may be on its way.
+   * Visits only the rooms whose TTL has passed (oldest first), not every unconfirmed room.
    */
   async sweepUnconfirmed(server: MediaServer): Promise<void> {
     const now = this.now();
-    for (const room of [...server.unconfirmed]) {
-      if (server.rooms.has(room)) {
-        server.unconfirmed.delete(room);
-        continue;
-      }
-      const pin = await this.pins.get(room);
-      if (pin === undefined || pin.serverId !== server.id) {
-        server.unconfirmed.delete(room);
-        continue;
-      }
-      if (now - pin.assignedAt < this.ticketTtlMs) continue;
-      await this.pins.deleteIf(room, server.id, now - this.ticketTtlMs);
-      server.unconfirmed.delete(room);
+    for (const [room, since] of server.unconfirmed) {
+      if (now - since < this.ticketTtlMs) break; // the rest were assigned later still
+      await this.expireIfIdle(server, room, now);
     }
+  }
+
+  /**
+   * A room here that the server does not hold: unpin it if its last assignment (by any
+   * broker) is a ticket TTL old, else keep it for a later sweep at that assignment's time.
+   */
+  private async expireIfIdle(server: MediaServer, room: string, now: number): Promise<void> {
+    server.unconfirmed.delete(room);
+    if (server.rooms.has(room)) return;
+    const pin = await this.pins.get(room);
+    if (pin === undefined || pin.serverId !== server.id) return;
+    if (now - pin.assignedAt >= this.ticketTtlMs) {
+      await this.pins.deleteIf(room, server.id, now - this.ticketTtlMs);
+      return;
+    }
+    // Assigned within the TTL (here or by another broker). Appended out of time order, it is
+    // swept at the latest one TTL late, when the rooms queued before it have expired.
+    if (!server.unconfirmed.has(room)) server.unconfirmed.set(room, pin.assignedAt);
   }
 
   /**
@@ -241,11 +254,13 @@ export class Assigner {
     return best;
   }
 
-  private commit(server: MediaServer, room: string, newPin: boolean): void {
+  private commit(server: MediaServer, room: string, newPin: boolean, now: number): void {
     server.pendingAssignments++;
     if (server.rooms.has(room)) return;
     if (newPin) server.pendingRooms++;
-    server.unconfirmed.add(room);
+    // Re-inserted so the map stays in order of last assignment (see MediaServer.unconfirmed).
+    server.unconfirmed.delete(room);
+    server.unconfirmed.set(room, now);
   }
 
   private forgetLostRooms(now: number): void {

@@ -25,8 +25,10 @@ export interface MediaServer {
   /**
    * Rooms pinned here that the server has not reported open (members on their way) or
    * has reported closed: their pins are dropped once no assignment happened for a ticket TTL.
+   * Room → epoch ms it was last assigned here, kept in that order (re-inserted on every
+   * assignment), so a sweep stops at the first room still within its TTL.
    */
-  readonly unconfirmed: Set<string>;
+  readonly unconfirmed: Map<string, number>;
 }
 
 export interface ServerInit {
@@ -94,7 +96,7 @@ export class ServerRegistry {
       lastSeen: init.now,
       registeredAt: init.now,
       rooms: new Set(),
-      unconfirmed: new Set(),
+      unconfirmed: new Map(),
     };
     this.byId.set(server.id, server);
     this.list.push(server);
