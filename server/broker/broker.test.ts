@@ -373,6 +373,42 @@ describe('session requests over HTTP', () => {
     }
   });
 
+  test('WebSocket upgrades (routed beside Fastify): refusals in the catalogue shape, queries ignored', async (t) => {
+    const tb = await startBroker(t);
+    await FakeMedia.connect(t, tb, 'm1');
+    const exchange = async (head: string): Promise<{ status: number; body: string }> => {
+      const socket = connect(tb.broker.port, '127.0.0.1');
+      t.after(() => socket.destroy());
+      let response = '';
+      socket.on('data', (chunk) => {
+        response += chunk.toString('utf8');
+        if (response.startsWith('HTTP/1.1 101')) socket.destroy();
+      });
+      const ended = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        `${head}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      await ended;
+      return {
+        status: Number(response.slice(9, 12)),
+        body: response.slice(response.indexOf('\r\n\r\n') + 4),
+      };
+    };
+    const code = (body: string): string => (JSON.parse(body) as { code: string }).code;
+    const unknown = await exchange('GET /v1/nowhere HTTP/1.1\r\nHost: x');
+    assert.deepEqual([unknown.status, code(unknown.body)], [404, 'NOT_FOUND']);
+    const hostless = await exchange('GET /v1/session HTTP/1.1');
+    assert.deepEqual([hostless.status, code(hostless.body)], [400, 'BAD_MESSAGE']);
+    const foreign = await exchange('GET /v1/session HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example');
+    assert.deepEqual([foreign.status, code(foreign.body)], [403, 'FORBIDDEN_ORIGIN']);
+    const control = await exchange('GET /v1/control HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example');
+    assert.deepEqual([control.status, code(control.body)], [403, 'FORBIDDEN_ORIGIN']);
+    assert.equal((await exchange('GET /v1/session?sdk=1 HTTP/1.1\r\nHost: x')).status, 101);
+    const session = await SessionClient.open(t, tb);
+    assert.equal((await session.request({ room: 'lobby' })).type, 'session.assigned');
+  });
+
   test('malformed HTTP gets the same error shape on the raw socket', async (t) => {
     const tb = await startBroker(t);
     const socket = connect(tb.broker.port, '127.0.0.1');
