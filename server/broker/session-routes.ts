@@ -69,7 +69,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
   // response): measured 1.0 µs a reply against JSON.stringify's 1.7.
   const serializeAssigned = fastJsonStringify(SessionAssigned);
 
-  /** CORS headers come from @fastify/cors; this refuses the request itself (it would cost a ticket). */
+  /** CORS headers come from the scope's hook (http-guards.ts); this refuses the request itself (it would cost a ticket). */
   function checkOrigin(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (originAllowed(request.headers.origin, request.headers.host)) done();
     else sendError(reply, 'FORBIDDEN_ORIGIN', null);
