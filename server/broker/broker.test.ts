@@ -197,6 +197,7 @@ describe('session requests over WebSocket', () => {
     const target = (moved.server as { id: string }).id;
     assert.notEqual(target, old);
     assert.equal(moved.sessionId, first.sessionId);
+    assert.equal(moved.resumeToken, first.resumeToken, 'the same proof, handed back');
     assert.equal(
       ((await bob.request({ room: 'lobby', exclude: [old] })).server as { id: string }).id,
       target,
@@ -216,6 +217,31 @@ describe('session requests over WebSocket', () => {
       resume: { sessionId: first.sessionId, token: `${String(first.resumeToken).slice(0, -2)}xx` },
     });
     assert.equal(forged.code, 'BAD_RESUME');
+  });
+
+  test('a resume token under a retired key is accepted, and the reply carries one under the current key', async (t) => {
+    // The test secret stays in both rings (last, so it never signs) for FakeMedia's control tokens.
+    const media = `${keys.current.kid}:${SECRET}`;
+    const before = await startBroker(t, { keys: parseSecret(`k1:${'o'.repeat(32)},${media}`) });
+    const after = await startBroker(t, {
+      keys: parseSecret(`k2:${'n'.repeat(32)},k1:${'o'.repeat(32)},${media}`),
+    });
+    await FakeMedia.connect(t, before, 'm1');
+    await FakeMedia.connect(t, after, 'm1');
+    const first = await (await SessionClient.open(t, before)).request({ room: 'lobby' });
+    assert.match(String(first.resumeToken), /^k1\./);
+    const client = await SessionClient.open(t, after);
+    const resumed = await client.request({
+      room: 'lobby',
+      resume: { sessionId: first.sessionId, token: first.resumeToken },
+    });
+    assert.equal(resumed.sessionId, first.sessionId);
+    assert.match(String(resumed.resumeToken), /^k2\./);
+    const again = await client.request({
+      room: 'lobby',
+      resume: { sessionId: first.sessionId, token: resumed.resumeToken },
+    });
+    assert.equal(again.resumeToken, resumed.resumeToken);
   });
 
   test('malformed input gets coded errors and the connection survives', async (t) => {

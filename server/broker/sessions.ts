@@ -54,6 +54,9 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
     )
       throw new UsherError('BAD_RESUME');
     const sessionId = request.resume?.sessionId ?? randomId();
+    // A failover proved its token just now: if the current key made it, it is exactly what a
+    // new one would be, so the reply hands it back rather than paying another HMAC.
+    const proof = request.resume?.token.startsWith(`${keys.current.kid}.`) ? request.resume.token : undefined;
     const server = await assigner.assign(request.room, request.exclude);
     const issuedAt = now();
     const { ticket, claims } = signTicket(
@@ -74,7 +77,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       v: PROTOCOL_VERSION,
       id: request.id,
       sessionId,
-      resumeToken: resumeToken(keys, sessionId),
+      resumeToken: proof ?? resumeToken(keys, sessionId),
       room: request.room,
       server: serverRef(server),
       ticket,
