@@ -61,15 +61,15 @@ export class IpBudget {
    * Recent addresses → their keys: normalising an IPv6 address measured ≈ 7 µs, and a client
    * sends every request from the same one. Bounded; cleared when full.
    */
-  private readonly keys = new Map<string, string>();
+  private readonly keyMemo = new Map<string, string>();
 
   private keyOf(address: string): string {
     if (address.indexOf(':') === -1) return address; // plain IPv4 is its own key
-    let key = this.keys.get(address);
+    let key = this.keyMemo.get(address);
     if (key === undefined) {
-      if (this.keys.size >= KEY_MEMO_SIZE) this.keys.clear();
+      if (this.keyMemo.size >= KEY_MEMO_SIZE) this.keyMemo.clear();
       key = IpBudget.key(address);
-      this.keys.set(address, key);
+      this.keyMemo.set(address, key);
     }
     return key;
   }
