@@ -31,7 +31,7 @@ export interface ConnectionContext {
   onGone(connection: MediaConnection): void;
 }
 
-type State = 'new' | 'joining' | 'joined' | 'gone';
+type State = 'new' | 'joined' | 'gone';
 
 /** A receiver that lets this much pile up unread is dropped instead of growing our memory. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -164,11 +164,10 @@ export class MediaConnection {
     }
   }
 
-  /** Before `joined`: a stray message during verification is answered, otherwise it ends the connection. */
+  /** Anything but `join` before joining ends the connection. */
   private requireJoined(): boolean {
     if (this.state === 'joined') return true;
-    if (this.state === 'joining') this.sendError('NOT_JOINED', null);
-    else this.fail('NOT_JOINED');
+    this.fail('NOT_JOINED');
     return false;
   }
 
@@ -181,11 +180,13 @@ export class MediaConnection {
       this.fail('SERVER_DRAINING');
       return;
     }
-    this.state = 'joining';
     this.join(msg);
   }
 
-  /** Synchronous: the ticket check is one HMAC, so no other message can interleave with a join. */
+  /**
+   * Synchronous (the ticket check is one HMAC), so no other message can arrive mid-join: the
+   * connection goes from `new` straight to `joined`, or is failed and `gone`.
+   */
   private join(msg: Join): void {
     const ctx = this.ctx;
     let claims: ReturnType<typeof verifyTicket>;
@@ -261,7 +262,7 @@ export class MediaConnection {
   }
 
   private onJoinDeadline(): void {
-    if (this.state === 'new' || this.state === 'joining') this.fail('JOIN_TIMEOUT');
+    if (this.state === 'new') this.fail('JOIN_TIMEOUT');
   }
 
   private onIdleCheck(): void {
