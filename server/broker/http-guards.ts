@@ -37,9 +37,8 @@ export function registerCors(
 ): void {
   const { originAllowed, anyOrigin } = options;
   scope.addHook('onRequest', (request, reply, done) => {
-    const url = request.url;
-    const query = url.indexOf('?');
-    if ((query === -1 ? url : url.slice(0, query)) !== CORS_PATH) return done();
+    // The route the router already matched (this scope also holds `GET /v1/session`).
+    if (request.routeOptions.url !== CORS_PATH) return done();
     // The answer depends on Origin (reflected or not), so caches must key on it.
     if (!anyOrigin) reply.header('vary', 'Origin');
     const origin = request.headers.origin;

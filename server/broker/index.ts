@@ -135,8 +135,6 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     // Nothing logs through request.log, so no per-request child logger (measured ≈ 2 µs a
     // request with the redaction paths): routes log through the broker's logger.
     childLoggerFactory: (parent) => parent,
-    // The first `proxyHops` addresses from the socket inward are our proxies; the one after is the client.
-    trustProxy: (_address: string, hop: number) => hop < proxyHops,
     bodyLimit: Limits.brokerFrameBytes,
     // Fastify's own 503 while closing, and its malformed-HTTP answer, have its error shape, not ours.
     return503OnClosing: false,

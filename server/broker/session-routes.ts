@@ -20,7 +20,7 @@ import type { IpBudget } from './ip-budget.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
 import type { ClientAddress, SessionService } from './sessions.ts';
-import { closeSocket, frameBytes, frameText, sendJson } from './ws-util.ts';
+import { closeSocket, frameBytes, frameText, sendJson, sendText } from './ws-util.ts';
 
 /** Requests one WebSocket may have unanswered at once (see docs/PROTOCOL.md). */
 export const MAX_IN_FLIGHT = 4;
@@ -224,7 +224,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
         (assigned) => {
           inFlight--;
           observe('ws', started, 'assigned');
-          if (!closing && socket.readyState === socket.OPEN) socket.send(serializeAssigned(assigned));
+          if (!closing) sendText(socket, serializeAssigned(assigned));
         },
         (error: unknown) => {
           inFlight--;
