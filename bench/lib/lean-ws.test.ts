@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
+import { waitUntil } from '../../shared/testing-wait.ts';
 import { LeanWs } from './lean-ws.ts';
 
 interface Harness {
@@ -68,13 +69,7 @@ function client(url: string, onOpen: (ws: LeanWs) => void = () => {}, timeoutMs?
   return { ws, seen };
 }
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const until = (condition: () => boolean): Promise<void> => waitUntil(condition, 'the expected frames');
 
 describe('LeanWs', () => {
   test('echoes text of every length class, unmasked correctly by ws', async (t) => {

@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import type { Capacity } from '../../shared/protocol/control.ts';
+import { waitUntil } from '../../shared/testing-wait.ts';
 import { parseSecret } from '../common/keys.ts';
 import { type Logger, REDACT_PATHS } from '../common/logger.ts';
 import { signControlToken } from '../common/tickets.ts';
@@ -58,16 +59,12 @@ export async function startBroker(t: TestContext, options: Partial<BrokerOptions
 }
 
 /** Poll until the condition holds; fail with `what` after the deadline. */
-export async function waitFor(
+export function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return waitUntil(condition, what, timeoutMs);
 }
 
 /** Messages received on a socket, consumed in order by `next`. */

@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import WebSocket from 'ws';
+import { waitUntil } from '../../shared/testing-wait.ts';
 import type { Logger } from '../common/logger.ts';
 
 export type Message = Record<string, unknown> & { type: string };
@@ -124,10 +125,6 @@ export function captureLogger(): { logger: Logger; records: Record<string, unkno
 }
 
 /** Polls `condition` until it holds, failing after `timeoutMs`. */
-export async function until(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+export function until(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+  return waitUntil(condition, what, timeoutMs);
 }

@@ -83,13 +83,7 @@ export function nextEvent<A extends unknown[]>(
 }
 
 /** Poll `check` until it returns true or `timeoutMs` passes (real timers only). */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitUntil as waitFor } from '../../../shared/testing-wait.ts';
 
 /** A port that refuses connections: bound then released. */
 export async function closedPort(): Promise<number> {
