@@ -52,7 +52,7 @@ export const ErrorCatalogue = {
   NO_SERVER_AVAILABLE: spec(503, null, 'no healthy media server has room for this session'),
   RATE_LIMITED: spec(429, null, 'too many requests; retry after retryAfterMs'),
   TOO_MANY_IN_FLIGHT: spec(429, null, 'too many requests in flight on this connection'),
-  BAD_RESUME: spec(400, null, 'resume token does not match the session'),
+  BAD_RESUME: spec(400, null, 'resume proof is not a ticket of this room within the resume window'),
   // Media: join and tickets
   TICKET_INVALID: spec(401, CloseCode.UNAUTHORIZED, 'ticket is malformed or its signature is not valid'),
   TICKET_EXPIRED: spec(401, CloseCode.UNAUTHORIZED, 'ticket has expired; ask the broker for a new one'),

@@ -2,13 +2,7 @@
 // report can say where the broker's and the media server's time per operation goes.
 
 import { parseSecret } from '../../server/common/keys.ts';
-import {
-  checkResumeToken,
-  randomId,
-  resumeToken,
-  signTicket,
-  verifyTicket,
-} from '../../server/common/tickets.ts';
+import { randomId, resumedSessionId, signTicket, verifyTicket } from '../../server/common/tickets.ts';
 import { turnCredentials } from '../../server/common/turn.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { BrokerInbound } from '../../shared/protocol/broker.ts';
@@ -44,13 +38,11 @@ export async function measureParts(count: number): Promise<Record<string, number
     ttlSeconds: 30,
   };
   const { ticket } = signTicket(keys, input);
-  const token = resumeToken(keys, input.sessionId);
   const reply = {
     type: 'session.assigned',
     v: 1,
     id: 'r1',
     sessionId: input.sessionId,
-    resumeToken: token,
     room: 'room-1',
     server: { id: 'm1', url: 'ws://127.0.0.1:10000/v1/media' },
     ticket,
@@ -63,12 +55,13 @@ export async function measureParts(count: number): Promise<Record<string, number
     'decode session.request (JSON.parse + schema)': await cost(count, (i) => decoder.decode(raw(i))),
     'randomId (session id, ticket jti: 2 per request)': await cost(count, () => randomId()),
     'signTicket (HMAC-SHA256 JWS)': await cost(count, () => signTicket(keys, input)),
-    'resumeToken (HMAC)': await cost(count, () => resumeToken(keys, input.sessionId)),
     'turnCredentials (HMAC-SHA1)': await cost(count, () => turnCredentials(turn, input.sessionId)),
     'JSON.stringify session.assigned': await cost(count, () => JSON.stringify(reply)),
     'media: verifyTicket (HMAC-SHA256 JWS check)': await cost(Math.ceil(count / 5), () =>
       verifyTicket(keys, ticket, 'm1'),
     ),
-    'checkResumeToken (HMAC)': await cost(count, () => checkResumeToken(keys, input.sessionId, token)),
+    'failover: resumedSessionId (HMAC-SHA256 JWS check)': await cost(count, () =>
+      resumedSessionId(keys, ticket, input.room, 86_400),
+    ),
   };
 }

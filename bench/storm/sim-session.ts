@@ -57,7 +57,7 @@ export class SimSession {
   readonly record: ClientRecord;
   #conn: MediaConnection | null = null;
   #assigned: SessionAssigned | null = null;
-  #resume: { sessionId: string; token: string } | null = null;
+  #resume: string | null = null;
 
   constructor(options: SimOptions) {
     this.#options = options;
@@ -125,7 +125,7 @@ export class SimSession {
     }
     this.#conn = conn;
     this.#assigned = assigned;
-    this.#resume = { sessionId: assigned.sessionId, token: assigned.resumeToken };
+    this.#resume = assigned.ticket;
     this.record.serverId = assigned.server.id;
     this.record.sessionId = joined.peerId;
   }

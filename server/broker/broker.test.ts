@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { Limits } from '../../shared/protocol/common.ts';
 import { parseSecret } from '../common/keys.ts';
 import { signControlToken, signTicket, verifyTicket } from '../common/tickets.ts';
+import { DEFAULT_RESUME_TTL_SECONDS } from './index.ts';
 import { MemoryPinStore, type Pin } from './pin-store.ts';
 import { SESSION_SOCKET_MAX_PAYLOAD } from './session-routes.ts';
 import {
@@ -179,7 +180,7 @@ describe('session requests over WebSocket', () => {
     assert.ok(Number.isInteger(address.port) && address.port > 0);
   });
 
-  test('an exclude moves the room for everyone; resume keeps the session id', async (t) => {
+  test('an exclude moves the room for everyone; resume with the last ticket keeps the session id', async (t) => {
     const tb = await startBroker(t);
     await FakeMedia.connect(t, tb, 'm1');
     await FakeMedia.connect(t, tb, 'm2');
@@ -189,15 +190,11 @@ describe('session requests over WebSocket', () => {
     const old = (first.server as { id: string }).id;
     assert.equal(((await bob.request({ room: 'lobby' })).server as { id: string }).id, old);
 
-    const moved = await alice.request({
-      room: 'lobby',
-      exclude: [old],
-      resume: { sessionId: first.sessionId, token: first.resumeToken },
-    });
+    const moved = await alice.request({ room: 'lobby', exclude: [old], resume: first.ticket });
     const target = (moved.server as { id: string }).id;
     assert.notEqual(target, old);
     assert.equal(moved.sessionId, first.sessionId);
-    assert.equal(moved.resumeToken, first.resumeToken, 'the same proof, handed back');
+    assert.notEqual(moved.ticket, first.ticket, 'a fresh ticket: the next proof');
     assert.equal(
       ((await bob.request({ room: 'lobby', exclude: [old] })).server as { id: string }).id,
       target,
@@ -212,14 +209,28 @@ describe('session requests over WebSocket', () => {
     );
     assert.equal(tb.logged('room moved').length, 1);
 
-    const forged = await alice.request({
-      room: 'lobby',
-      resume: { sessionId: first.sessionId, token: `${String(first.resumeToken).slice(0, -2)}xx` },
-    });
+    const forged = await alice.request({ room: 'lobby', resume: `${String(moved.ticket).slice(0, -2)}xx` });
     assert.equal(forged.code, 'BAD_RESUME');
+    // A ticket proves its session only in its own room.
+    const elsewhere = await alice.request({ room: 'other', resume: moved.ticket });
+    assert.equal(elsewhere.code, 'BAD_RESUME');
+    // Past the resume window (24 h by default) a ticket proves nothing.
+    const dayOld = signTicket(
+      keys,
+      { sessionId: first.sessionId as string, room: 'lobby', serverId: target, name: '', ttlSeconds: 30 },
+      Date.now() - (DEFAULT_RESUME_TTL_SECONDS + 60) * 1000,
+    ).ticket;
+    assert.equal((await alice.request({ room: 'lobby', resume: dayOld })).code, 'BAD_RESUME');
+    const hourOld = signTicket(
+      keys,
+      { sessionId: first.sessionId as string, room: 'lobby', serverId: target, name: '', ttlSeconds: 30 },
+      Date.now() - 3600_000,
+    ).ticket;
+    assert.equal((await alice.request({ room: 'lobby', resume: hourOld })).sessionId, first.sessionId);
+    assert.equal(tb.logged('room moved').length, 1, 'refused resumes moved nothing');
   });
 
-  test('a resume token under a retired key is accepted, and the reply carries one under the current key', async (t) => {
+  test('a ticket signed under a retired key still proves its session', async (t) => {
     // The test secret stays in both rings (last, so it never signs) for FakeMedia's control tokens.
     const media = `${keys.current.kid}:${SECRET}`;
     const before = await startBroker(t, { keys: parseSecret(`k1:${'o'.repeat(32)},${media}`) });
@@ -228,20 +239,24 @@ describe('session requests over WebSocket', () => {
     });
     await FakeMedia.connect(t, before, 'm1');
     await FakeMedia.connect(t, after, 'm1');
+    const kid = (ticket: unknown): unknown =>
+      JSON.parse(Buffer.from(String(ticket).split('.')[0]!, 'base64url').toString()).kid;
     const first = await (await SessionClient.open(t, before)).request({ room: 'lobby' });
-    assert.match(String(first.resumeToken), /^k1\./);
+    assert.equal(kid(first.ticket), 'k1');
     const client = await SessionClient.open(t, after);
-    const resumed = await client.request({
-      room: 'lobby',
-      resume: { sessionId: first.sessionId, token: first.resumeToken },
-    });
+    const resumed = await client.request({ room: 'lobby', resume: first.ticket });
     assert.equal(resumed.sessionId, first.sessionId);
-    assert.match(String(resumed.resumeToken), /^k2\./);
-    const again = await client.request({
+    assert.equal(kid(resumed.ticket), 'k2');
+    const again = await client.request({ room: 'lobby', resume: resumed.ticket });
+    assert.equal(again.sessionId, first.sessionId);
+    // A broker that never knew k1 refuses its tickets as proof.
+    const stranger = await startBroker(t, { keys: parseSecret(`k3:${'s'.repeat(32)},${media}`) });
+    await FakeMedia.connect(t, stranger, 'm1');
+    const refused = await (await SessionClient.open(t, stranger)).request({
       room: 'lobby',
-      resume: { sessionId: first.sessionId, token: resumed.resumeToken },
+      resume: first.ticket,
     });
-    assert.equal(again.resumeToken, resumed.resumeToken);
+    assert.equal(refused.code, 'BAD_RESUME');
   });
 
   test('malformed input gets coded errors and the connection survives', async (t) => {
@@ -771,7 +786,7 @@ describe('keys and leaks', () => {
     assert.equal((await inbox.closed).code, 4400);
   });
 
-  test('no secret, token, ticket or resume token reaches a log line or an error reply', async (t) => {
+  test('no secret, token, ticket or resume proof reaches a log line or an error reply', async (t) => {
     const adminToken = 'admin-token-abcdefghijklmnop';
     const metricsToken = 'metrics-token-abcdefghijklmnop';
     const tb = await startBroker(t, { adminToken, metricsToken });
@@ -797,24 +812,19 @@ describe('keys and leaks', () => {
     const client = await SessionClient.open(t, tb);
     const assigned = await client.request({ room: 'lobby', name: 'Ada' });
     secrets.add(assigned.ticket as string);
-    secrets.add(assigned.resumeToken as string);
-    replies.push(
-      await client.request({
-        room: 'lobby',
-        resume: { sessionId: assigned.sessionId, token: `${assigned.resumeToken as string}x` },
-      }),
-    );
-    secrets.add(`${assigned.resumeToken as string}x`);
+    replies.push(await client.request({ room: 'lobby', resume: `${assigned.ticket as string}x` }));
+    secrets.add(`${assigned.ticket as string}x`);
+    replies.push(await client.request({ room: 'elsewhere', resume: assigned.ticket }));
     replies.push(await client.request({ room: 'lobby', ticket: assigned.ticket }));
     const http = await postJson(tb.http('/v1/sessions'), {
       type: 'session.request',
       v: 1,
       id: 'h1',
       room: 'lobby',
-      resume: { sessionId: 'abc', token: 'k1.forged-resume-token' },
+      resume: 'eyJhbGciOiJIUzI1NiJ9.forged-resume-proof.sig',
     });
     replies.push(http.body);
-    secrets.add('k1.forged-resume-token');
+    secrets.add('forged-resume-proof');
     for (const headers of [
       { authorization: `Bearer ${adminToken}x` },
       { authorization: `Bearer ${metricsToken}` },

@@ -43,6 +43,11 @@ export interface BrokerOptions {
   /** Media load-report period and the silence after which a server is dropped. */
   heartbeat?: { intervalMs: number; timeoutMs: number };
   ticketTtlSeconds?: number;
+  /**
+   * How long after it was signed a ticket still proves its session on failover (`resume`):
+   * a failover later than this keeps the room but gets a new session id.
+   */
+  resumeTtlSeconds?: number;
   iceServers?: { stunUrls?: string[]; turn?: TurnConfig };
   /** Bearer token for /admin/v1/*; undefined ⇒ those routes answer 404. */
   adminToken?: string;
@@ -78,6 +83,7 @@ export interface Broker {
 export const DEFAULT_PING = { intervalMs: 1000, timeoutMs: 2500 } as const;
 export const DEFAULT_HEARTBEAT = { intervalMs: 1000, timeoutMs: 3000 } as const;
 export const DEFAULT_TICKET_TTL_SECONDS = 30;
+export const DEFAULT_RESUME_TTL_SECONDS = 24 * 60 * 60;
 /** Open sockets get this long to finish their close handshake when the broker stops. */
 const CLOSE_WAIT_MS = 1000;
 
@@ -113,6 +119,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     assigner,
     ping: options.ping ?? DEFAULT_PING,
     ticketTtlSeconds,
+    resumeTtlSeconds: options.resumeTtlSeconds ?? DEFAULT_RESUME_TTL_SECONDS,
     iceServers: options.iceServers ?? {},
     now,
   });

@@ -1,10 +1,9 @@
 // One session request → one `session.assigned`: checks the resume proof, picks the server,
 // signs the ticket and adds the client's ping, ICE and observed-address settings.
-import { UsherError } from '../../shared/errors.ts';
 import type { IceServer, SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
 import { PROTOCOL_VERSION } from '../../shared/version.ts';
 import type { KeyRing } from '../common/keys.ts';
-import { checkResumeToken, randomId, resumeToken, signTicket } from '../common/tickets.ts';
+import { randomId, resumedSessionId, signTicket } from '../common/tickets.ts';
 import { type TurnConfig, turnCredentials } from '../common/turn.ts';
 import type { Assigner } from './assignment.ts';
 import type { MediaServer } from './registry.ts';
@@ -19,6 +18,8 @@ export interface SessionServiceOptions {
   assigner: Assigner;
   ping: { intervalMs: number; timeoutMs: number };
   ticketTtlSeconds: number;
+  /** A ticket proves its session on failover for this long after it was signed. */
+  resumeTtlSeconds: number;
   iceServers: { stunUrls?: string[]; turn?: TurnConfig };
   now: () => number;
 }
@@ -27,7 +28,7 @@ export type SessionService = (request: SessionRequest, client: ClientAddress) =>
 
 /** Throws UsherError (BAD_RESUME, NO_SERVER_AVAILABLE); the caller answers with its code. */
 export function createSessionService(options: SessionServiceOptions): SessionService {
-  const { keys, assigner, ping, ticketTtlSeconds, iceServers, now } = options;
+  const { keys, assigner, ping, ticketTtlSeconds, resumeTtlSeconds, iceServers, now } = options;
   const stun: IceServer[] =
     iceServers.stunUrls !== undefined && iceServers.stunUrls.length > 0
       ? [{ urls: iceServers.stunUrls }]
@@ -47,16 +48,12 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   };
 
   return async (request, client) => {
-    // Checked before assignment so a forged resume costs no capacity.
-    if (
-      request.resume !== undefined &&
-      !checkResumeToken(keys, request.resume.sessionId, request.resume.token)
-    )
-      throw new UsherError('BAD_RESUME');
-    const sessionId = request.resume?.sessionId ?? randomId();
-    // A failover proved its token just now: if the current key made it, it is exactly what a
-    // new one would be, so the reply hands it back rather than paying another HMAC.
-    const proof = request.resume?.token.startsWith(`${keys.current.kid}.`) ? request.resume.token : undefined;
+    // Checked before assignment so a forged resume costs no capacity. The reply's ticket is
+    // the client's next proof, so no separate resume token is signed per request.
+    const sessionId =
+      request.resume === undefined
+        ? randomId()
+        : resumedSessionId(keys, request.resume, request.room, resumeTtlSeconds, now());
     const server = await assigner.assign(request.room, request.exclude);
     const issuedAt = now();
     const { ticket, claims } = signTicket(
@@ -77,7 +74,6 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       v: PROTOCOL_VERSION,
       id: request.id,
       sessionId,
-      resumeToken: proof ?? resumeToken(keys, sessionId),
       room: request.room,
       server: serverRef(server),
       ticket,

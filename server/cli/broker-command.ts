@@ -60,6 +60,13 @@ export const brokerOptions = {
     max: 60,
     help: 'ticket lifetime',
   },
+  'resume-ttl-s': {
+    kind: 'int',
+    env: 'USHER_RESUME_TTL_S',
+    default: 86400,
+    min: 60,
+    help: "how long a session's last ticket proves it on failover (later: same room, new peer id)",
+  },
   'stun-urls': { kind: 'list', env: 'USHER_STUN_URLS', help: 'STUN URLs handed to clients' },
   'turn-urls': { kind: 'list', env: 'USHER_TURN_URLS', help: 'TURN URLs (needs USHER_TURN_SECRET)' },
   'turn-ttl-s': {
@@ -154,6 +161,7 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
     ping: { intervalMs: options['ping-interval-ms'], timeoutMs: options['ping-timeout-ms'] },
     heartbeat: { intervalMs: options['heartbeat-interval-ms'], timeoutMs: options['heartbeat-timeout-ms'] },
     ticketTtlSeconds: options['ticket-ttl-s'],
+    resumeTtlSeconds: options['resume-ttl-s'],
     iceServers: {
       stunUrls: options['stun-urls'] ?? [],
       ...(turnUrls.length > 0

@@ -7,7 +7,7 @@ import { UsherConfigError } from './config-error.ts';
 export const MIN_SECRET_LENGTH = 16;
 
 /** What a derived key is for: a key for one purpose never verifies another's tokens. */
-export type KeyPurpose = 'ticket' | 'control' | 'resume';
+export type KeyPurpose = 'ticket' | 'control';
 
 export interface SecretKey {
   readonly kid: string;
@@ -54,7 +54,7 @@ export function parseSecret(raw: string | undefined, envName = 'USHER_SECRET'): 
     seen.add(key.kid);
   }
   const byKid = new Map(keys.map((key) => [key.kid, key.secret]));
-  // purpose → kid → key: looked up on every ticket and resume token, so no string keys built per call.
+  // purpose → kid → key: looked up on every ticket, so no string keys built per call.
   const cache = new Map<KeyPurpose, Map<string, Uint8Array>>();
   return {
     current: keys[0]!,

@@ -6,7 +6,14 @@ import { describe, test } from 'node:test';
 import { jwtVerify, SignJWT } from 'jose';
 import { UsherError } from '../../shared/errors.ts';
 import { parseSecret } from './keys.ts';
-import { randomId, signTicket, TICKET_TYPE, verifyTicket } from './tickets.ts';
+import {
+  randomId,
+  resumedSessionId,
+  signControlToken,
+  signTicket,
+  TICKET_TYPE,
+  verifyTicket,
+} from './tickets.ts';
 
 const keys = parseSecret('k1:first-secret-0123456789');
 const input = { sessionId: 's1', room: 'lobby', serverId: 'm1', name: 'Ada', ttlSeconds: 30 };
@@ -174,6 +181,28 @@ describe('tickets', () => {
       code(() => verifyTicket(keys, ticket, 'm1')),
       'TICKET_INVALID',
     );
+  });
+
+  test('resume: the last ticket proves its session in its room, long after its expiry, within the window', () => {
+    const day = 86_400;
+    const { ticket } = signTicket(keys, input, now);
+    assert.equal(resumedSessionId(keys, ticket, 'lobby', day, now + 3600_000), 's1', 'an hour later');
+    assert.equal(resumedSessionId(keys, ticket, 'lobby', day, now + (day - 1) * 1000), 's1');
+    const refused = (proof: string, room = 'lobby', at = now): string =>
+      code(() => resumedSessionId(keys, proof, room, day, at));
+    assert.equal(refused(ticket, 'lobby', now + (day + 1) * 1000), 'BAD_RESUME', 'past the window');
+    assert.equal(refused(ticket, 'other'), 'BAD_RESUME', 'another room');
+    assert.equal(refused(`${ticket.slice(0, -2)}xx`), 'BAD_RESUME', 'tampered');
+    assert.equal(refused(signTicket(parseSecret('k9:stranger-secret-012345'), input).ticket), 'BAD_RESUME');
+    assert.equal(refused(forge(goodHeader, { ...goodPayload, iat: undefined })), 'BAD_RESUME', 'no iat');
+    assert.equal(
+      refused(forge(goodHeader, { ...goodPayload, iat: Math.floor(now / 1000) + 60 })),
+      'BAD_RESUME',
+      'from the future',
+    );
+    assert.equal(refused('not-a-ticket'), 'BAD_RESUME');
+    // Purpose-bound keys: a control token, signed with the same secret, is no resume proof.
+    return signControlToken(keys, 'm1').then((token) => assert.equal(refused(token), 'BAD_RESUME'));
   });
 
   test('randomId: url-safe, 16 chars for 12 bytes, no repeats across pool refills', () => {

@@ -1,7 +1,7 @@
 // Tickets: the broker's signed permission for one session to join one room on one
-// media server, once, within seconds. Also the control-channel token (media → broker)
-// and the resume token (keeps a session id across failovers). All HS256 with keys
-// derived per purpose, so a token minted for one purpose never passes as another.
+// media server, once, within seconds — and, later, the client's proof that it owns that
+// session when it fails over. Also the control-channel token (media → broker). Both HS256
+// with keys derived per purpose, so a token minted for one purpose never passes as another.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { UsherError } from '../../shared/errors.ts';
@@ -98,20 +98,29 @@ function ticketHeader(kid: string): string {
   return header;
 }
 
+/** A ticket whose signature and claims are sound, read before the checks of one use. */
+interface SignedTicket {
+  sessionId: string;
+  room: string;
+  name: string;
+  jti: string;
+  /** Epoch seconds. */
+  exp: number;
+  /** Epoch seconds the broker signed it; required only of a resume proof. */
+  iat: number | undefined;
+  /** The media server ids it admits to (`aud`). */
+  audience: unknown[];
+}
+
 /**
- * Verify a ticket for this server. Throws UsherError with a TICKET_* code. Runs once per
- * join on the media server, where jose's async WebCrypto path measured 40 µs (42 % of the
- * server's CPU under join load), so the compact JWS is checked directly with one
- * synchronous HMAC: the header must be exactly HS256 with our `typ` and a known `kid`
- * (so `alg: none` and algorithm confusion are refused before any key is used), the MAC is
- * compared in constant time, then issuer, audience, expiry and the required claims.
+ * Read a ticket signed by this fleet: the header must be exactly HS256 with our `typ` and a
+ * known `kid` (so `alg: none` and algorithm confusion are refused before any key is used),
+ * the MAC is compared in constant time, then the issuer and the required claims. Throws
+ * UsherError('TICKET_INVALID'); expiry and audience are the caller's to check. One
+ * synchronous HMAC: jose's async WebCrypto path measured 40 µs here (42 % of a media
+ * server's CPU under join load).
  */
-export function verifyTicket(
-  keys: KeyRing,
-  ticket: string,
-  serverId: string,
-  now = Date.now(),
-): TicketClaims {
+function readTicket(keys: KeyRing, ticket: string): SignedTicket {
   const first = ticket.indexOf('.');
   const second = ticket.indexOf('.', first + 1);
   if (
@@ -139,21 +148,69 @@ export function verifyTicket(
     throw new UsherError('TICKET_INVALID');
   const payload = decodeSegment(ticket.slice(first + 1, second));
   if (payload === undefined) throw new UsherError('TICKET_INVALID');
-  const { room, name, sub, jti, exp, iss, aud } = payload;
+  const { room, name, sub, jti, exp, iat, iss, aud } = payload;
   if (
     iss !== ISSUER ||
     typeof room !== 'string' ||
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
     typeof exp !== 'number' ||
+    (iat !== undefined && typeof iat !== 'number') ||
     (typeof aud !== 'string' && !Array.isArray(aud))
   ) {
     throw new UsherError('TICKET_INVALID');
   }
+  return {
+    sessionId: sub,
+    room,
+    name: typeof name === 'string' ? name : '',
+    jti,
+    exp,
+    iat,
+    audience: Array.isArray(aud) ? aud : [aud],
+  };
+}
+
+/**
+ * Verify a ticket for this server, as the media server does once per join. Throws
+ * UsherError with a TICKET_* code.
+ */
+export function verifyTicket(
+  keys: KeyRing,
+  ticket: string,
+  serverId: string,
+  now = Date.now(),
+): TicketClaims {
+  const { sessionId, room, name, jti, exp, audience } = readTicket(keys, ticket);
   if (exp * 1000 + CLOCK_TOLERANCE_S * 1000 <= now) throw new UsherError('TICKET_EXPIRED');
-  const audience: unknown[] = Array.isArray(aud) ? aud : [aud];
   if (!audience.includes(serverId)) throw new UsherError('TICKET_WRONG_SERVER');
-  return { sessionId: sub, room, serverId, name: typeof name === 'string' ? name : '', jti, exp };
+  return { sessionId, room, serverId, name, jti, exp };
+}
+
+/**
+ * The session a failover may keep: a client proves it owns a session id with the last
+ * ticket the broker gave it for that room. The ticket's own expiry does not apply (it was
+ * used long ago, to join); the proof is good for `maxAgeSeconds` after the broker signed it,
+ * and every assignment gives the client a fresh one. Throws UsherError('BAD_RESUME').
+ * Costs one HMAC, only on failover — a separate resume token cost one on every request.
+ */
+export function resumedSessionId(
+  keys: KeyRing,
+  ticket: string,
+  room: string,
+  maxAgeSeconds: number,
+  now = Date.now(),
+): string {
+  let read: SignedTicket;
+  try {
+    read = readTicket(keys, ticket);
+  } catch {
+    throw new UsherError('BAD_RESUME');
+  }
+  const ageSeconds = read.iat === undefined ? Number.NaN : now / 1000 - read.iat;
+  if (read.room !== room || !(ageSeconds <= maxAgeSeconds && ageSeconds >= -CLOCK_TOLERANCE_S))
+    throw new UsherError('BAD_RESUME');
+  return read.sessionId;
 }
 
 /** A base64url JSON object segment, or undefined when it is anything else. */
@@ -218,24 +275,4 @@ export async function verifyControlToken(keys: KeyRing, token: string, serverId:
   } catch (cause) {
     throw new UsherError('UNAUTHORIZED', undefined, { cause });
   }
-}
-
-/** `kid.mac`: proves the holder was given sessionId by this broker fleet. */
-export function resumeToken(keys: KeyRing, sessionId: string): string {
-  const kid = keys.current.kid;
-  return `${kid}.${mac(keys.derive('resume', kid)!, sessionId)}`;
-}
-
-export function checkResumeToken(keys: KeyRing, sessionId: string, token: string): boolean {
-  const dot = token.indexOf('.');
-  if (dot <= 0) return false;
-  const key = keys.derive('resume', token.slice(0, dot));
-  if (key === undefined) return false;
-  const expected = Buffer.from(mac(key, sessionId));
-  const given = Buffer.from(token.slice(dot + 1));
-  return expected.length === given.length && timingSafeEqual(expected, given);
-}
-
-function mac(key: Uint8Array, value: string): string {
-  return createHmac('sha256', key).update(value).digest('base64url');
 }

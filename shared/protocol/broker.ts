@@ -25,13 +25,11 @@ export const SessionRequest = Type.Object(
     name: Type.Optional(DisplayName),
     /** Servers the client found dead; the room moves off them if it is pinned there. */
     exclude: Type.Optional(Type.Array(ServerId, { maxItems: Limits.excludeMax })),
-    /** Keep the same session (peer id) across a failover: the pair from the last reply. */
-    resume: Type.Optional(
-      Type.Object(
-        { sessionId: SessionId, token: Type.String({ minLength: 1, maxLength: 128 }) },
-        { additionalProperties: false },
-      ),
-    ),
+    /**
+     * Keep the same session (peer id) across a failover: the `ticket` of the last
+     * `session.assigned` for this room, which proves the session is the caller's.
+     */
+    resume: Type.Optional(Ticket),
   },
   { additionalProperties: false },
 );
@@ -53,11 +51,12 @@ export const SessionAssigned = Type.Object(
     v: Version,
     id: RequestId,
     sessionId: SessionId,
-    /** Proof that the caller owns sessionId; send it back in `resume` on failover. */
-    resumeToken: Type.String(),
     room: RoomName,
     server: Type.Object({ id: ServerId, url: WsUrl }, { additionalProperties: false }),
-    /** Single-use, short-lived; the first message to the server is `join` with it. */
+    /**
+     * Single-use and short-lived for the join (the first message to the server is `join`
+     * with it); kept afterwards as the proof to send in `resume` on failover.
+     */
     ticket: Ticket,
     /** Epoch ms after which the ticket is refused. */
     ticketExpiresAt: Type.Integer(),

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
+import { DEFAULT_RESUME_TTL_SECONDS } from '../../server/broker/index.ts';
 import {
   FakeMedia,
   type Json,
@@ -17,7 +18,7 @@ import {
   type TestBroker,
   waitFor,
 } from '../../server/broker/test-support.ts';
-import { checkResumeToken, resumeToken } from '../../server/common/tickets.ts';
+import { resumedSessionId, signTicket } from '../../server/common/tickets.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { ErrorCatalogue } from '../../shared/errors.ts';
 import { BrokerInbound, BrokerOutbound } from '../../shared/protocol/broker.ts';
@@ -51,21 +52,35 @@ const rooms = fc
   )
   .filter((room) => room !== STEADY_ROOM);
 const sessionIds = fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/);
-const validRequest = fc.record(
-  {
-    type: fc.constant('session.request'),
-    v: fc.constant(1),
-    id: fc.string({ minLength: 1, maxLength: 64 }),
-    room: rooms,
-    name: fc.string({ maxLength: 64 }),
-    exclude: fc.array(fc.constantFrom('m1', 'm2', 'm3', 'x'), { maxLength: 3 }),
-    resume: fc.oneof(
-      sessionIds.map((sessionId) => ({ sessionId, token: resumeToken(keys, sessionId) })),
-      fc.record({ sessionId: sessionIds, token: fc.string({ minLength: 1, maxLength: 128 }) }),
-    ),
-  },
-  { requiredKeys: ['type', 'v', 'id', 'room'] },
+const ticketFor = (sessionId: string, room: string): string =>
+  signTicket(keys, { sessionId, room, serverId: 'm1', name: '', ttlSeconds: 30 }).ticket;
+/** `resume` proofs: a ticket of the request's own room (good), of another room, or junk. */
+const resumeProof = fc.oneof(
+  sessionIds.map((sessionId) => ({ sameRoom: sessionId })),
+  fc.tuple(sessionIds, rooms).map(([sessionId, room]) => ticketFor(sessionId, room)),
+  fc.string({ minLength: 1, maxLength: 2048 }),
 );
+const validRequest = fc
+  .record(
+    {
+      type: fc.constant('session.request'),
+      v: fc.constant(1),
+      id: fc.string({ minLength: 1, maxLength: 64 }),
+      room: rooms,
+      name: fc.string({ maxLength: 64 }),
+      exclude: fc.array(fc.constantFrom('m1', 'm2', 'm3', 'x'), { maxLength: 3 }),
+      resume: resumeProof,
+    },
+    { requiredKeys: ['type', 'v', 'id', 'room'] },
+  )
+  .map(({ resume, ...request }) =>
+    resume === undefined
+      ? request
+      : {
+          ...request,
+          resume: typeof resume === 'string' ? resume : ticketFor(resume.sameRoom, request.room),
+        },
+  );
 const frames = hostileFrames(validRequest, { maxBytes: Limits.brokerFrameBytes, hugeMax: 4096 });
 
 /** What the protocol says one frame is answered with: a decode failure, or a reply to a valid request. */
@@ -74,7 +89,7 @@ function expectedFor(frame: Frame): { key: string; codes?: ReadonlySet<string> }
   const decoded = decoder.decode(frame.text);
   if (!decoded.ok) return { key: `${decoded.code}|${decoded.id}` };
   const { resume, id } = decoded.msg;
-  const resumable = resume === undefined || checkResumeToken(keys, resume.sessionId, resume.token);
+  const resumable = resume === undefined || provesSession(resume, decoded.msg.room);
   return {
     key: `valid|${id}`,
     codes: new Set(
@@ -83,6 +98,15 @@ function expectedFor(frame: Frame): { key: string; codes?: ReadonlySet<string> }
         : ['BAD_RESUME', 'TOO_MANY_IN_FLIGHT'],
     ),
   };
+}
+
+function provesSession(ticket: string, room: string): boolean {
+  try {
+    resumedSessionId(keys, ticket, room, DEFAULT_RESUME_TTL_SECONDS);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function replyKey(reply: Json): string {

@@ -15,7 +15,6 @@ function assigned(id: unknown, room: unknown, serverId = 'media-1') {
     v: 1,
     id,
     sessionId: 'sess-1',
-    resumeToken: 'k1.token',
     room,
     server: { id: serverId, url: `ws://127.0.0.1:9/${serverId}` },
     ticket: 'eyJ.ticket',
@@ -45,7 +44,7 @@ describe('BrokerClient', () => {
       room: 'lobby',
       name: 'Ada',
       exclude: ['media-2'],
-      resume: { sessionId: 'sess-1', token: 'k1.token' },
+      resume: 'eyJ.last-ticket',
     });
     assert.equal(reply.server.url, 'ws://127.0.0.1:9/media-1');
     assert.deepEqual(server.received[0]?.msg, {
@@ -55,7 +54,7 @@ describe('BrokerClient', () => {
       room: 'lobby',
       name: 'Ada',
       exclude: ['media-2'],
-      resume: { sessionId: 'sess-1', token: 'k1.token' },
+      resume: 'eyJ.last-ticket',
     });
   });
 

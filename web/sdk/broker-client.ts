@@ -171,7 +171,6 @@ function checkAssigned(msg: Record<string, unknown>): string | null {
   if (typeof server?.id !== 'string' || typeof server.url !== 'string') return 'server';
   if (!/^wss?:\/\//.test(server.url)) return 'server.url';
   if (typeof msg.ticket !== 'string' || typeof msg.sessionId !== 'string') return 'ticket';
-  if (typeof msg.resumeToken !== 'string') return 'resumeToken';
   const ping = msg.ping as { intervalMs?: unknown; timeoutMs?: unknown } | undefined;
   if (typeof ping?.intervalMs !== 'number' || typeof ping.timeoutMs !== 'number') return 'ping';
   if (!Array.isArray(msg.iceServers)) return 'iceServers';

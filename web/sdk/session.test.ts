@@ -46,14 +46,14 @@ function assignment(
   m: { id: string; url: string },
   iceServers: RTCIceServer[] = [],
 ) {
-  const resume = msg.resume as { sessionId: string } | undefined;
-  const sessionId = resume?.sessionId ?? 'peer-a';
+  // A resume proof is the session's last ticket, which this fake makes `ticket:<session id>`.
+  const resume = msg.resume as string | undefined;
+  const sessionId = resume?.startsWith('ticket:') ? resume.slice('ticket:'.length) : 'peer-a';
   return {
     type: 'session.assigned',
     v: 1,
     id: msg.id,
     sessionId,
-    resumeToken: `token-of-${sessionId}`,
     room: msg.room,
     server: { id: m.id, url: m.url },
     ticket: `ticket:${sessionId}`,
@@ -205,7 +205,7 @@ describe('UsherSession', () => {
       room: 'lobby',
       name: 'Ada',
       exclude: ['m1'],
-      resume: { sessionId: 'peer-a', token: 'token-of-peer-a' },
+      resume: 'ticket:peer-a',
     });
     assert.deepEqual(s.failovers(), [record]);
   });

@@ -97,7 +97,8 @@ export class UsherSession extends Emitter<SessionEvents> {
   #opening: MediaConnection | null = null;
   #assigned: SessionAssigned | null = null;
   #peerId: string | null = null;
-  #resume: { sessionId: string; token: string } | null = null;
+  /** The last ticket for this room: proves our peer id to the broker on failover. */
+  #resume: string | null = null;
   #rtt: number | null = null;
 
   constructor(options: UsherSessionOptions) {
@@ -283,7 +284,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     this.#conn = conn;
     this.#assigned = assigned;
     this.#peerId = joined.peerId;
-    this.#resume = { sessionId: assigned.sessionId, token: assigned.resumeToken };
+    this.#resume = assigned.ticket;
     this.#rtt = null;
     this.#mesh.setSelf(joined.peerId);
     this.#mesh.setIceServers(assigned.iceServers);
@@ -356,7 +357,8 @@ export class UsherSession extends Emitter<SessionEvents> {
           this.#fail(failure);
           return;
         }
-        // The broker forgot our session (e.g. it restarted without state): come back as a new peer.
+        // The proof no longer holds (older than the broker's resume window, or signed under a
+        // retired key): come back as a new peer.
         if (failure.code === 'BAD_RESUME') this.#resume = null;
         const failed = assigned?.server.id;
         if (failed !== undefined && SERVER_FAULTS.has(failure.code) && !exclude.includes(failed)) {
