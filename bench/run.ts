@@ -75,6 +75,21 @@ export interface MeasurementSummary {
   rounds: Array<{ ops: number; opsPerSec: number; cpuUsPerOp: number; windowMs: number }>;
 }
 
+/**
+ * What the method makes of known extra work: the bare echo run again with a busy loop of its
+ * own CPU per op added to each request, i.e. a server doing exactly twice its work.
+ */
+export interface CalibrationSummary {
+  /** The bare measurement it repeats, e.g. `limit.ws`. */
+  reference: string;
+  /** Its calibrated twin, e.g. `limit.ws.x2`. */
+  id: string;
+  /** Busy µs added per request (the reference's median CPU µs per op). */
+  workUs: number;
+  /** Twin ÷ reference, server CPU µs per op: 2.0 would mean the method adds nothing. */
+  ratio: number;
+}
+
 export interface RatioSummary {
   id: string;
   label: string;
@@ -93,6 +108,8 @@ export interface BenchReport {
   config: Omit<BenchConfig, 'log' | 'scenarios'> & { scenarios: Scenario[] };
   measurements: MeasurementSummary[];
   ratios: RatioSummary[];
+  /** Absent in reports from before 2026-11-27. */
+  calibration?: CalibrationSummary[];
   storm: StormPhaseResult[];
   /** Broker cost by fleet and room count (in-process, no sockets). */
   scale: ScalePoint[];
@@ -193,6 +210,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
   const removeExitHandlers = killOnExit(group);
   const notes: string[] = [];
   const measurements: MeasurementSummary[] = [];
+  const calibration: CalibrationSummary[] = [];
   const storm: StormPhaseResult[] = [];
   let scale: ScalePoint[] = [];
   let parts: Record<string, number> = {};
@@ -421,6 +439,52 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
       }
     }
 
+    if (wants('limit') && echo !== undefined) {
+      for (const [reference, kind] of [
+        ['limit.ws', 'ws-persistent'],
+        ['limit.conn', 'ws-per-connection'],
+      ] as const) {
+        const bare = measurements.find((m) => m.id === reference);
+        if (bare === undefined) continue;
+        const id = `${reference}.x2`;
+        const workUs = Math.round(bare.cpuUsPerOp * 10) / 10;
+        const twin = await startBenchServer(
+          group,
+          'echo-server',
+          ['--reply-bytes', String(replyBytes), '--work-us', String(workUs)],
+          nodeFlags,
+        );
+        const results: LoadResult[] = [];
+        for (let round = 0; round < config.rounds; round += 1) {
+          log(
+            `usher bench: ${id} (calibration, +${workUs} µs busy per request) round ${round + 1}/${config.rounds}`,
+          );
+          results.push(
+            await runLoadJob(group, id, {
+              ...bounds(kind === 'ws-persistent' ? 200_000 : 40_000),
+              kind,
+              url: `ws://127.0.0.1:${twin.port}/v1/session`,
+              rooms: { prefix: `x${reference}${round}`, size: 4 },
+              serverPids: [twin.process.pid],
+            }),
+          );
+        }
+        await stopGracefully(group, twin.process);
+        const summary = summarize(
+          id,
+          `calibration: ${reference} + ${workUs} µs busy CPU per request (twice its work)`,
+          'ws',
+          results,
+          { [twin.process.pid]: 'ws' },
+        );
+        measurements.push(summary);
+        calibration.push({ reference, id, workUs, ratio: summary.cpuUsPerOp / bare.cpuUsPerOp });
+        log(
+          `usher bench: ${id}: ${summary.cpuUsPerOp.toFixed(1)} µs CPU/op, ${(summary.cpuUsPerOp / bare.cpuUsPerOp).toFixed(2)}× the bare echo`,
+        );
+      }
+    }
+
     for (const server of [
       stack?.broker,
       ...(stack?.media.map((m) => m.process) ?? []),
@@ -499,6 +563,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     config: { ...configForReport(config) },
     measurements,
     ratios: ratios(measurements),
+    calibration,
     storm,
     scale,
     parts,

@@ -2,7 +2,15 @@
 //   node --import tsx bench/report/markdown.ts bench-results/<run>/report.json
 import { readFileSync } from 'node:fs';
 import type { BenchReport } from '../run.ts';
-import { measurementTable, partsTable, ratioTable, scaleTable, stormTable, stormTargets } from './table.ts';
+import {
+  calibrationTable,
+  measurementTable,
+  partsTable,
+  ratioTable,
+  scaleTable,
+  stormTable,
+  stormTargets,
+} from './table.ts';
 
 const path = process.argv[2];
 if (path === undefined) {
@@ -16,6 +24,7 @@ const parts = [
 ];
 if (report.measurements.length > 0) parts.push(measurementTable(report, true), '');
 if (report.ratios.length > 0) parts.push(ratioTable(report, true), '');
+if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report, true), '');
 if (report.storm.length > 0)
   parts.push(stormTable(report, true), '', ...stormTargets(report).map((line) => `- ${line}`), '');
 if (report.scale.length > 0) parts.push(scaleTable(report, true), '');

@@ -64,6 +64,17 @@ export function ratioTable(report: BenchReport, markdown = false): string {
   return renderTable(header, rows, markdown);
 }
 
+export function calibrationTable(report: BenchReport, markdown = false): string {
+  const header = ['a server doing twice the work of', 'busy µs added per request', 'measures', 'from'];
+  const rows = (report.calibration ?? []).map((c) => [
+    c.reference,
+    fixed(c.workUs),
+    `${fixed(c.ratio, 2)}×`,
+    `${c.id} ÷ ${c.reference} (server CPU µs per op)`,
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
 export function stormTable(report: BenchReport, markdown = false): string {
   const header = [
     'storm',
@@ -147,6 +158,7 @@ export function textReport(report: BenchReport): string {
   ];
   if (report.measurements.length > 0) parts.push(measurementTable(report), '');
   if (report.ratios.length > 0) parts.push(ratioTable(report), '');
+  if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report), '');
   if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
   if (report.scale.length > 0)
     parts.push('broker CPU by fleet and rooms (in-process, no sockets):', scaleTable(report), '');
