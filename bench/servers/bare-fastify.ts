@@ -1,14 +1,16 @@
 // The runtime's limit for the broker's HTTP path: a bare Fastify route at the same URL that
 // parses the JSON body and returns a fixed JSON of the same size as the broker's reply.
 import Fastify from 'fastify';
-import { fixedReply, flag } from './fixed-reply.ts';
+import { busyWork, fixedReply, flag } from './fixed-reply.ts';
 
 const argv = process.argv.slice(2);
 const reply = fixedReply(Number(flag(argv, 'reply-bytes', '900')));
+const work = busyWork(argv);
 const app = Fastify({ logger: false, bodyLimit: 4096 });
 app.post('/v1/sessions', async (request, response) => {
   const body = request.body as { id?: unknown } | null;
   const id = typeof body?.id === 'string' ? body.id : 'x';
+  work?.();
   return response.type('application/json').send(reply(id));
 });
 const address = await app.listen({ port: Number(flag(argv, 'port', '0')), host: '127.0.0.1' });

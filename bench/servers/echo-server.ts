@@ -2,22 +2,11 @@
 // minimum a session request needs (parse the JSON, answer one fixed JSON), nothing else.
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { fixedReply, flag } from './fixed-reply.ts';
+import { busyWork, fixedReply, flag } from './fixed-reply.ts';
 
 const argv = process.argv.slice(2);
 const reply = fixedReply(Number(flag(argv, 'reply-bytes', '900')));
-/**
- * Calibration only (`usher bench` sets it to the bare echo's own CPU per request): this many
- * µs of busy CPU before each reply, so the run can show what a server doing exactly that much
- * more work per request measures under the same method.
- */
-const workUs = Number(flag(argv, 'work-us', '0'));
-const busy = (us: number): void => {
-  const until = performance.now() + us / 1000;
-  while (performance.now() < until) {
-    // spin: the point is to use the CPU
-  }
-};
+const work = busyWork(argv);
 const http = createServer((_request, response) => {
   response.writeHead(404).end();
 });
@@ -33,7 +22,7 @@ wss.on('connection', (socket) => {
     } catch {
       // still answer: the limit does not validate
     }
-    if (workUs > 0) busy(workUs);
+    work?.();
     socket.send(reply(id));
   });
   socket.on('error', () => socket.terminate());

@@ -11,6 +11,22 @@ export function fixedReply(bytes: number): (id: string) => string {
   return (id) => prefix + id + tail;
 }
 
+/**
+ * Calibration only (`usher bench` sets `--work-us` to the limit's own CPU per request): a
+ * function that burns that many µs of CPU, so the run can show what a server doing exactly
+ * that much more work per request measures under the same method. Undefined for 0.
+ */
+export function busyWork(argv: readonly string[]): (() => void) | undefined {
+  const us = Number(flag(argv, 'work-us', '0'));
+  if (!(us > 0)) return undefined;
+  return () => {
+    const until = performance.now() + us / 1000;
+    while (performance.now() < until) {
+      // spin: the point is to use the CPU
+    }
+  };
+}
+
 /** `--name value` from argv, or the fallback. */
 export function flag(argv: readonly string[], name: string, fallback: string): string {
   const at = argv.indexOf(`--${name}`);
