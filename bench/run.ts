@@ -76,18 +76,25 @@ export interface MeasurementSummary {
 }
 
 /**
- * What the method makes of known extra work: the bare echo run again with a busy loop of its
- * own CPU per op added to each request, i.e. a server doing exactly twice its work.
+ * What the method makes of known extra work: a bare limit run again with busy CPU added to
+ * each request so that it does exactly the target's multiple of its own work (twice, or 1.5
+ * times) — the costliest server that would still meet the target in work done.
  */
 export interface CalibrationSummary {
   /** The bare measurement it repeats, e.g. `limit.ws`. */
   reference: string;
   /** Its calibrated twin, e.g. `limit.ws.x2`. */
   id: string;
-  /** Busy µs added per request (the reference's median CPU µs per op). */
+  /** The Usher measurement the target compares with the reference, e.g. `assign.ws`. */
+  usher: string;
+  /** Work multiple the twin does: the target (2 or 1.5). */
+  factor: number;
+  /** Busy µs added per request: (factor − 1) × the reference's median CPU µs per op. */
   workUs: number;
-  /** Twin ÷ reference, server CPU µs per op: 2.0 would mean the method adds nothing. */
+  /** Twin ÷ reference, server CPU µs per op: `factor` would mean the method adds nothing. */
   ratio: number;
+  /** Usher ÷ twin: ≤ 1 ⇒ Usher spends no more CPU per op than a server doing `factor`× the work. */
+  usherVsTwin: number;
 }
 
 export interface RatioSummary {
@@ -439,9 +446,9 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
       }
     }
 
-    // Each bare limit again, with its own CPU per request added as busy work: what exactly
-    // twice its work measures here (on loopback a slower server also pays to wake its idle
-    // client, so that is more than 2×). Only for the limits this run measured.
+    // Each bare limit again, with busy work added so that it does the target's multiple of its
+    // own work: what that measures here (on loopback a slower server also pays to wake its
+    // idle client, so more than the multiple). Only for the pairs this run measured.
     const twins: Array<{
       reference: string;
       script: 'echo-server' | 'bare-fastify';
@@ -487,9 +494,12 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     ];
     for (const { reference, script, role, job } of twins) {
       const bare = measurements.find((m) => m.id === reference);
-      if (bare === undefined) continue;
-      const id = `${reference}.x2`;
-      const workUs = Math.round(bare.cpuUsPerOp * 10) / 10;
+      const spec = RATIO_SPECS.find((s) => s.reference === reference && s.atMost);
+      const usher = measurements.find((m) => m.id === spec?.usher);
+      if (bare === undefined || spec === undefined || usher === undefined) continue;
+      const factor = spec.target;
+      const id = `${reference}.x${factor}`;
+      const workUs = Math.round((factor - 1) * bare.cpuUsPerOp * 10) / 10;
       const twin = await startBenchServer(
         group,
         script,
@@ -506,16 +516,17 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
       await stopGracefully(group, twin.process);
       const summary = summarize(
         id,
-        `calibration: ${reference} + ${workUs} µs busy CPU per request (twice its work)`,
+        `calibration: ${reference} + ${workUs} µs busy CPU per request (${factor}× its work)`,
         bare.system,
         results,
         { [twin.process.pid]: role },
       );
       measurements.push(summary);
       const ratio = summary.cpuUsPerOp / bare.cpuUsPerOp;
-      calibration.push({ reference, id, workUs, ratio });
+      const usherVsTwin = usher.cpuUsPerOp / summary.cpuUsPerOp;
+      calibration.push({ reference, id, usher: usher.id, factor, workUs, ratio, usherVsTwin });
       log(
-        `usher bench: ${id}: ${summary.cpuUsPerOp.toFixed(1)} µs CPU/op, ${ratio.toFixed(2)}× ${reference}`,
+        `usher bench: ${id}: ${summary.cpuUsPerOp.toFixed(1)} µs CPU/op, ${ratio.toFixed(2)}× ${reference}; ${usher.id} is ${usherVsTwin.toFixed(2)}× it`,
       );
     }
 

@@ -65,12 +65,19 @@ export function ratioTable(report: BenchReport, markdown = false): string {
 }
 
 export function calibrationTable(report: BenchReport, markdown = false): string {
-  const header = ['a server doing twice the work of', 'busy µs added per request', 'measures', 'from'];
+  const header = [
+    'a server doing the target multiple of the work of',
+    'busy µs added per request',
+    'measures',
+    'Usher measures',
+    'Usher within that work',
+  ];
   const rows = (report.calibration ?? []).map((c) => [
-    c.reference,
+    `${c.reference} × ${c.factor} (${c.id})`,
     fixed(c.workUs),
     `${fixed(c.ratio, 2)}×`,
-    `${c.id} ÷ ${c.reference} (server CPU µs per op)`,
+    `${fixed(c.ratio * c.usherVsTwin, 2)}× (${c.usher})`,
+    c.usherVsTwin <= 1 ? 'yes' : 'NO',
   ]);
   return renderTable(header, rows, markdown);
 }
