@@ -45,6 +45,7 @@ export function benchConfig(
     durationS: quick && !explicit('duration-s') ? 1 : options['duration-s'],
     warmupS: quick && !explicit('warmup-s') ? 0 : options['warmup-s'],
     clients: options.clients,
+    mediaServers: options['media-servers'],
     rounds: quick && !explicit('rounds') ? 1 : options.rounds,
     stormClients: quick && !explicit('storm-clients') ? 60 : options['storm-clients'],
     stormProcesses: options['storm-processes'],

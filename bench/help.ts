@@ -24,6 +24,13 @@ export const benchOptions = {
     max: 20,
     help: 'alternating rounds per pair; medians are reported',
   },
+  'media-servers': {
+    kind: 'int',
+    default: 3,
+    min: 1,
+    max: 8,
+    help: 'media servers beside the broker for assign, http and peer (all on the server core; the storm always has 3)',
+  },
   'storm-clients': {
     kind: 'int',
     default: 2000,

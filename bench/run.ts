@@ -33,6 +33,8 @@ export interface BenchConfig {
   warmupS: number;
   /** Concurrent client connections (closed loop) for assign, limit, http and peer. */
   clients: number;
+  /** Media servers of the stack for assign, http and peer (the storm always starts 3). */
+  mediaServers: number;
   rounds: number;
   stormClients: number;
   stormProcesses: number;
@@ -232,7 +234,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     let colyseus: SimpleServer | undefined;
     if (needsStack) {
       stack = await startUsherStack(group, {
-        mediaCount: 3,
+        mediaCount: config.mediaServers,
         logLevel: config.logLevel,
         nodeFlags,
         // Room for every session the load creates: the measure is the cost, not the cap.
