@@ -620,9 +620,20 @@ describe('rate limits', () => {
     await FakeMedia.connect(t, tb, 'm1');
     const url = tb.http('/v1/sessions');
     const ws = await SessionClient.open(t, tb);
-    assert.equal((await postJson(url, body('h1'))).status, 200);
+    const first = await postJson(url, body('h1'));
+    assert.equal(first.status, 200);
+    assert.deepEqual(
+      ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'].map((h) => first.headers.get(h)),
+      ['4', '3', '1'],
+      'an allowed request is told its budget: 3 left, full again within a second (60/min)',
+    );
     assert.equal((await ws.request({ room: 'lobby' })).type, 'session.assigned');
-    assert.equal((await postJson(url, body('h2'))).status, 200);
+    const third = await postJson(url, body('h2'));
+    assert.equal(third.status, 200);
+    assert.ok(
+      Number(third.headers.get('x-ratelimit-remaining')) <= 1,
+      'the WebSocket request drew on it too',
+    );
     assert.equal((await ws.request({ room: 'lobby' })).type, 'session.assigned');
 
     const overWs = await ws.request({ room: 'lobby' });

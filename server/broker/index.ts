@@ -13,7 +13,7 @@ import { Assigner } from './assignment.ts';
 import { registerControlRoute } from './control-route.ts';
 import { Fleet } from './fleet.ts';
 import { clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
-import { registerCors, registerRateLimit, registerSecurityHeaders } from './http-guards.ts';
+import { registerCors, registerSecurityHeaders } from './http-guards.ts';
 import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
 import { createBrokerMetrics } from './metrics.ts';
 import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
@@ -185,10 +185,9 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
     const socketRoutes = new Map<string, SocketRoute>();
-    // Session routes in their own scope, so CORS and the rate limiter's hooks stay off the rest.
+    // Session routes in their own scope, so the CORS hook stays off the rest.
     await app.register(async (scope) => {
       registerCors(scope, { originAllowed, anyOrigin: allowsAnyOrigin(options.allowedOrigins) });
-      if (budget !== undefined) await registerRateLimit(scope, { budget, metrics, proxyHops });
       const sessionRoutes = registerSessionRoutes(scope, {
         sessions,
         metrics,

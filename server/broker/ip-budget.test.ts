@@ -1,8 +1,8 @@
 // The per-address budget with a fake clock: burst, sustained rate, retry hint, address
-// normalisation (IPv4-mapped, IPv6 /64), bounded memory, and the @fastify/rate-limit store view.
+// normalisation (IPv4-mapped, IPv6 /64), bounded memory.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IpBudget, rateLimitStore } from './ip-budget.ts';
+import { IpBudget } from './ip-budget.ts';
 
 function budget(overrides: { perMinute?: number; burst?: number; maxAddresses?: number } = {}) {
   const clock = { now: 0 };
@@ -61,24 +61,6 @@ test('memory is bounded: the least recently seen address is forgotten first', ()
   assert.equal(b.size, 3);
   assert.equal(b.take('10.0.0.1').ok, false, 'kept');
   assert.equal(b.take('10.0.0.2').ok, true, 'forgotten, so a fresh budget');
-});
-
-test('as a @fastify/rate-limit store: current > max exactly when refused, ttl is the wait', () => {
-  const { b } = budget({ burst: 2 });
-  const Store = rateLimitStore(b);
-  const store = new Store();
-  assert.equal(store.child(), store, 'every route shares the one budget');
-  const results: Array<{ current: number; ttl: number }> = [];
-  for (let i = 0; i < 3; i++)
-    store.incr('192.0.2.1', (error, result) => {
-      assert.equal(error, null);
-      results.push(result!);
-    });
-  assert.deepEqual(
-    results.map((r) => r.current > b.burst),
-    [false, false, true],
-  );
-  assert.equal(results[2]!.ttl, 1000);
 });
 
 test('nonsense configuration is refused', () => {

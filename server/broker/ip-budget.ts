@@ -1,6 +1,7 @@
 // The per-address budget of session requests: one token bucket per client address, shared
-// by `POST /v1/sessions` (as @fastify/rate-limit's store) and `session.request` over the
-// WebSocket, so a client cannot double its budget by switching transport.
+// by `POST /v1/sessions` (http-guards.ts's hook) and `session.request` over the WebSocket,
+// so a client cannot double its budget by switching transport.
+// IPv6 prefixes are normalised by @fastify/rate-limit's helper (over the ip-address library).
 import { normalizeIP } from '@fastify/rate-limit';
 
 export interface IpBudgetOptions {
@@ -106,25 +107,4 @@ export class IpBudget {
   get size(): number {
     return this.buckets.size;
   }
-}
-
-type StoreCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
-
-/**
- * The budget as a @fastify/rate-limit store (the plugin's own stores count fixed windows
- * per route). Register the plugin with `max: budget.burst`: `current > max` is a refusal,
- * and `ttl` is then the retry delay. Routes share the one budget (`child` returns itself).
- */
-export function rateLimitStore(budget: IpBudget) {
-  return class IpBudgetStore {
-    incr(key: string, callback: StoreCallback): void {
-      const verdict = budget.take(key);
-      if (verdict.ok) callback(null, { current: budget.burst - verdict.remaining, ttl: verdict.fullInMs });
-      else callback(null, { current: budget.burst + 1, ttl: verdict.retryAfterMs });
-    }
-
-    child(): this {
-      return this;
-    }
-  };
 }

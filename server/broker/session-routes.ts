@@ -16,6 +16,7 @@ import type { Logger } from '../common/logger.ts';
 import { type RateLimitOptions, TokenBucket } from '../common/token-bucket.ts';
 import { clientAddress } from './client-address.ts';
 import { RequestError, sendError } from './http-errors.ts';
+import { budgetHook } from './http-guards.ts';
 import type { IpBudget } from './ip-budget.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
@@ -114,9 +115,10 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
         metrics.sessionRequests.inc({ transport: 'http', result: decoded.code });
         return { error: new RequestError(decoded.code, decoded.id, decoded.message) };
       },
-      onRequest: checkOrigin,
-      // The budget's check (@fastify/rate-limit) runs after the origin check, before the body is read.
-      ...(budget === undefined ? {} : { config: { rateLimit: {} } }),
+      // The budget is charged after the origin check (a refused origin costs nothing), before
+      // the body is read.
+      onRequest:
+        budget === undefined ? checkOrigin : [checkOrigin, budgetHook({ budget, metrics, proxyHops })],
     },
     async (request, reply) => {
       const started = performance.now();
