@@ -8,6 +8,7 @@ import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { TurnConfig } from '../common/turn.ts';
+import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
 import { bearerMatches, registerAdminRoutes } from './admin-routes.ts';
 import { Assigner } from './assignment.ts';
 import { registerControlRoute } from './control-route.ts';
@@ -89,6 +90,8 @@ const CLOSE_WAIT_MS = 1000;
 
 /** Resolves once the broker is listening. */
 export async function createBroker(options: BrokerOptions): Promise<Broker> {
+  // A browser opens (and closes) a session WebSocket per join: spare each close ws's discarded error.
+  skipLateReceiverEnd();
   const host = options.host ?? '127.0.0.1';
   const now = options.now ?? Date.now;
   const logger = options.logger;

@@ -13,6 +13,7 @@ import type { Logger } from '../common/logger.ts';
 import { ReplayCache } from '../common/tickets.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
+import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
 import { MediaConnection } from './connection.ts';
 import type { RoomRegistry } from './rooms.ts';
 
@@ -45,6 +46,8 @@ export interface ServerHandle {
 }
 
 export async function startServer(config: ServerConfig): Promise<ServerHandle> {
+  // Every join is a WebSocket that closes again: spare each close ws's discarded error.
+  skipLateReceiverEnd();
   const { logger, rooms } = config;
   const connections = new Set<MediaConnection>();
   /** Every open socket, joined or not, until its close event: close() waits for these. */
