@@ -224,14 +224,12 @@ export class Assigner {
   /** Least-loaded server that may take a new room, never one in `excluded` nor `also`. */
   private pick(excluded: ReadonlySet<string>, also: string | undefined): MediaServer | undefined {
     const servers = this.registry.all();
-    const eligible = (server: MediaServer): boolean =>
-      server.id !== also && !excluded.has(server.id) && acceptsNewRooms(server);
     if (servers.length > this.exactScanLimit) {
       // Power of two choices: near-best balance at O(1) per request.
       let first: MediaServer | undefined;
       for (let draw = 0; draw < SAMPLE_DRAWS; draw++) {
         const candidate = servers[Math.floor(this.random() * servers.length)];
-        if (candidate === undefined || candidate === first || !eligible(candidate)) continue;
+        if (candidate === undefined || candidate === first || !eligible(candidate, excluded, also)) continue;
         if (first === undefined) {
           first = candidate;
           continue;
@@ -244,7 +242,7 @@ export class Assigner {
     let best: MediaServer | undefined;
     let bestScore = Number.POSITIVE_INFINITY;
     for (const server of servers) {
-      if (!eligible(server)) continue;
+      if (!eligible(server, excluded, also)) continue;
       const score = loadScore(server);
       if (score < bestScore) {
         best = server;
@@ -282,4 +280,12 @@ function moveReason(
   if (pinned.draining) return 'draining';
   if (excluded.has(pinnedId)) return 'client-exclude';
   return undefined;
+}
+
+/**
+ * Can take a new room: not excluded by the client, not `also` (a room's current server when it
+ * moves), and below capacity and not draining. Module-level rather than a closure per pick.
+ */
+function eligible(server: MediaServer, excluded: ReadonlySet<string>, also: string | undefined): boolean {
+  return server.id !== also && !excluded.has(server.id) && acceptsNewRooms(server);
 }

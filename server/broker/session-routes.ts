@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import fastJsonStringify from 'fast-json-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { createDecoder, type DecodeResult, errorMessage } from '../../shared/codec.ts';
 import { CloseCode, type ErrorCode, UsherError } from '../../shared/errors.ts';
 import { BrokerInbound, SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
@@ -162,27 +162,42 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
       sockets.delete(socket);
       metrics.sessionConnections.dec();
     });
-    serveSessionSocket(socket, clientAddress(request, proxyHops));
+    new SessionSocket(socket, clientAddress(request, proxyHops));
   }
 
-  function serveSessionSocket(socket: WebSocket, client: ClientAddress): void {
-    let inFlight = 0;
-    let closing = false;
-    const bucket = socketLimit === undefined ? undefined : new TokenBucket(socketLimit, performance.now());
-    const answer = (message: ReturnType<typeof errorMessage>): void => {
-      if (!closing) sendJson(socket, message);
-    };
-    const refuse = (code: ErrorCode, id: string | null, message?: string, retryAfterMs?: number): void => {
+  /**
+   * One `/v1/session` socket: its frames decoded, limited and answered. A class rather than
+   * closures per socket: a browser opens one per join, so its set-up is on the hot path.
+   */
+  class SessionSocket {
+    private inFlight = 0;
+    private closing = false;
+    private readonly bucket: TokenBucket | undefined;
+
+    constructor(
+      private readonly socket: WebSocket,
+      private readonly client: ClientAddress,
+    ) {
+      this.bucket = socketLimit === undefined ? undefined : new TokenBucket(socketLimit, performance.now());
+      socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    }
+
+    private answer(message: ReturnType<typeof errorMessage>): void {
+      if (!this.closing) sendJson(this.socket, message);
+    }
+
+    private refuse(code: ErrorCode, id: string | null, message?: string, retryAfterMs?: number): void {
       metrics.sessionRequests.inc({ transport: 'ws', result: code });
-      answer(errorMessage(code, id, message, retryAfterMs === undefined ? undefined : { retryAfterMs }));
-    };
-    socket.on('message', (data, isBinary) => {
-      if (closing) return;
+      this.answer(errorMessage(code, id, message, retryAfterMs === undefined ? undefined : { retryAfterMs }));
+    }
+
+    private onMessage(data: RawData, isBinary: boolean): void {
+      if (this.closing) return;
       // ws cut anything over SESSION_SOCKET_MAX_PAYLOAD; this route's own limit is checked here.
       if (frameBytes(data) > Limits.brokerFrameBytes) {
-        refuse('FRAME_TOO_LARGE', null);
-        closing = true;
-        closeSocket(socket, CloseCode.MESSAGE_TOO_BIG, 'frame too large');
+        this.refuse('FRAME_TOO_LARGE', null);
+        this.closing = true;
+        closeSocket(this.socket, CloseCode.MESSAGE_TOO_BIG, 'frame too large');
         return;
       }
       // Decoded first only so that a refusal can carry the request id the client waits on.
@@ -191,48 +206,48 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
         : decoder.decode(frameText(data));
       const id = decoded.ok ? decoded.msg.id : decoded.id;
       // Every frame is a request attempt, valid or not: it costs this socket's and this address's budget.
-      if (bucket !== undefined) {
-        const verdict = bucket.take(performance.now());
+      if (this.bucket !== undefined) {
+        const verdict = this.bucket.take(performance.now());
         if (verdict === 'abuse') {
-          refuse('RATE_LIMITED', id, 'too many messages on this connection; closing');
-          closing = true;
-          closeSocket(socket, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
+          this.refuse('RATE_LIMITED', id, 'too many messages on this connection; closing');
+          this.closing = true;
+          closeSocket(this.socket, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
           return;
         }
         if (verdict === 'limited') {
-          refuse('RATE_LIMITED', id, 'too many messages on this connection', bucket.retryAfterMs());
+          this.refuse('RATE_LIMITED', id, 'too many messages on this connection', this.bucket.retryAfterMs());
           return;
         }
       }
       if (budget !== undefined) {
-        const verdict = budget.take(client.address);
+        const verdict = budget.take(this.client.address);
         if (!verdict.ok) {
-          refuse('RATE_LIMITED', id, undefined, verdict.retryAfterMs);
+          this.refuse('RATE_LIMITED', id, undefined, verdict.retryAfterMs);
           return;
         }
       }
       if (!decoded.ok) {
-        refuse(decoded.code, decoded.id, decoded.message);
+        this.refuse(decoded.code, decoded.id, decoded.message);
         return;
       }
       const request = decoded.msg;
-      if (inFlight >= MAX_IN_FLIGHT) {
-        refuse('TOO_MANY_IN_FLIGHT', request.id);
+      if (this.inFlight >= MAX_IN_FLIGHT) {
+        this.refuse('TOO_MANY_IN_FLIGHT', request.id);
         return;
       }
-      inFlight++;
+      this.inFlight++;
       const started = performance.now();
-      sessions(request, client).then(
+      sessions(request, this.client).then(
         (assigned) => {
-          inFlight--;
+          this.inFlight--;
           observe('ws', started, 'assigned');
-          if (!closing) sendText(socket, serializeAssigned(assigned));
+          if (!this.closing) sendText(this.socket, serializeAssigned(assigned));
         },
         (error: unknown) => {
-          inFlight--;
+          this.inFlight--;
           const failure = failureCode(error, 'ws');
           observe('ws', started, failure.code);
-          answer(
+          this.answer(
             errorMessage(
               failure.code,
               request.id,
@@ -242,7 +257,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
           );
         },
       );
-    });
+    }
   }
 
   return { acceptSocket, stop: () => clearInterval(keepalive) };
