@@ -210,6 +210,34 @@ describe('UsherSession', () => {
     assert.deepEqual(s.failovers(), [record]);
   });
 
+  test('a resume proof the broker refuses (too old): the client comes back to the room as a new peer', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const broker = await brokerServer(t, (msg) => {
+      if (msg.resume !== undefined)
+        return { type: 'error', v: 1, id: msg.id, code: 'BAD_RESUME', message: 'too old' };
+      const excluded = (msg.exclude as string[] | undefined) ?? [];
+      // Without a proof the broker hands out a new session id, as a real one would.
+      const fresh = assignment(
+        msg,
+        excluded.includes('m1') ? { id: 'm2', url: m2.server.url } : { id: 'm1', url: m1.server.url },
+      );
+      return excluded.length > 0 ? { ...fresh, sessionId: 'peer-new', ticket: 'ticket:peer-new' } : fresh;
+    });
+    const { s, failovers, warnings } = session(t, broker);
+    await s.join();
+    assert.equal(s.peerId, 'peer-a');
+    await m1.server.close();
+    await waitFor(() => failovers.length === 1, 'a failover');
+    assert.equal(s.serverId, 'm2');
+    assert.equal(s.peerId, 'peer-new', 'same room, new peer id');
+    assert.equal(warnings.map((w) => w.code).includes('BAD_RESUME'), true);
+    const [, refused, retried] = requests(broker);
+    assert.equal(refused?.resume, 'ticket:peer-a');
+    assert.equal(retried?.resume, undefined, 'the refused proof is not sent again');
+    assert.deepEqual(retried?.exclude, ['m1']);
+  });
+
   test('a killed server (socket closed) fails over at once with reason closed', async (t) => {
     const m1 = await media(t, 'm1');
     const m2 = await media(t, 'm2');
