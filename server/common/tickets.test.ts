@@ -57,6 +57,28 @@ describe('tickets', () => {
     assert.equal(claims.sessionId, 's1');
   });
 
+  test('the payload is exactly JSON.stringify of the claims, whatever the display name holds', () => {
+    for (const name of ['Ada', '', 'quote " backslash \\ newline \n', 'ünïcødé 🎧', '\u2028\u2029']) {
+      const { ticket, claims } = signTicket(keys, { ...input, name }, now);
+      const text = Buffer.from(ticket.split('.')[1]!, 'base64url').toString('utf8');
+      const iat = Math.floor(now / 1000);
+      assert.equal(
+        text,
+        JSON.stringify({
+          room: 'lobby',
+          name,
+          iss: 'usher',
+          aud: 'm1',
+          sub: 's1',
+          jti: claims.jti,
+          iat,
+          exp: claims.exp,
+        }),
+      );
+      assert.equal(verifyTicket(keys, ticket, 'm1', now).name, name);
+    }
+  });
+
   test('standard JWS both ways: jose verifies ours, we verify jose-signed', async () => {
     const { ticket } = signTicket(keys, input);
     const { payload } = await jwtVerify(ticket, keys.derive('ticket', 'k1')!, { algorithms: ['HS256'] });

@@ -11,8 +11,16 @@ export interface TurnConfig {
   ttlSeconds: number;
 }
 
+/** The secret's bytes per config: createHmac with a string key encodes it on every call. */
+const secretBytes = new WeakMap<TurnConfig, Buffer>();
+
 export function turnCredentials(config: TurnConfig, userId: string, now = Date.now()): IceServer {
   const username = `${Math.floor(now / 1000) + config.ttlSeconds}:${userId}`;
-  const credential = createHmac('sha1', config.secret).update(username).digest('base64');
+  let key = secretBytes.get(config);
+  if (key === undefined) {
+    key = Buffer.from(config.secret);
+    secretBytes.set(config, key);
+  }
+  const credential = createHmac('sha1', key).update(username).digest('base64');
   return { urls: config.urls, username, credential };
 }
