@@ -264,6 +264,19 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
       durationMs,
       maxOps: Math.ceil(maxPerSecond * (config.durationS + config.warmupS * 2)),
     });
+    /** The request-per-op loads (assign, limit, http and their twins), rooms of four. */
+    const requestJob = (
+      kind: 'ws-persistent' | 'ws-per-connection' | 'http',
+      url: string,
+      prefix: string,
+      serverPids: number[],
+    ): LoadJob => ({
+      ...bounds(REQUEST_RATE_CAP[kind]),
+      kind,
+      url,
+      rooms: { prefix, size: 4 },
+      serverPids,
+    });
     const stackRoles = (): Record<number, string> =>
       stack === undefined
         ? {}
@@ -288,13 +301,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
                   label: 'assign: session.request over a kept WebSocket',
                   system: 'usher',
                   roles: stackRoles,
-                  job: (round) => ({
-                    ...bounds(200_000),
-                    kind: 'ws-persistent',
-                    url: brokerWs,
-                    rooms: { prefix: `aw${round}`, size: 4 },
-                    serverPids: [stack!.broker.pid],
-                  }),
+                  job: (round) => requestJob('ws-persistent', brokerWs, `aw${round}`, [stack!.broker.pid]),
                 },
               }
             : {}),
@@ -305,13 +312,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
                   label: 'limit: bare ws, parse + fixed reply, kept WebSocket',
                   system: 'ws',
                   roles: single(echo, 'ws'),
-                  job: (round) => ({
-                    ...bounds(200_000),
-                    kind: 'ws-persistent',
-                    url: echoWs,
-                    rooms: { prefix: `lw${round}`, size: 4 },
-                    serverPids: [echo!.process.pid],
-                  }),
+                  job: (round) => requestJob('ws-persistent', echoWs, `lw${round}`, [echo!.process.pid]),
                 },
               }
             : {}),
@@ -328,13 +329,8 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
                   label: 'assign: new WebSocket per request (connect, request, close)',
                   system: 'usher',
                   roles: stackRoles,
-                  job: (round) => ({
-                    ...bounds(40_000),
-                    kind: 'ws-per-connection',
-                    url: brokerWs,
-                    rooms: { prefix: `ac${round}`, size: 4 },
-                    serverPids: [stack!.broker.pid],
-                  }),
+                  job: (round) =>
+                    requestJob('ws-per-connection', brokerWs, `ac${round}`, [stack!.broker.pid]),
                 },
               }
             : {}),
@@ -345,13 +341,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
                   label: 'limit: bare ws connect, request, close',
                   system: 'ws',
                   roles: single(echo, 'ws'),
-                  job: (round) => ({
-                    ...bounds(40_000),
-                    kind: 'ws-per-connection',
-                    url: echoWs,
-                    rooms: { prefix: `lc${round}`, size: 4 },
-                    serverPids: [echo!.process.pid],
-                  }),
+                  job: (round) => requestJob('ws-per-connection', echoWs, `lc${round}`, [echo!.process.pid]),
                 },
               }
             : {}),
@@ -366,26 +356,15 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
             label: 'http: POST /v1/sessions (autocannon, kept connections)',
             system: 'usher',
             roles: stackRoles,
-            job: (round) => ({
-              ...bounds(100_000),
-              kind: 'http',
-              url: stack!.brokerUrl,
-              rooms: { prefix: `h${round}`, size: 4 },
-              serverPids: [stack!.broker.pid],
-            }),
+            job: (round) => requestJob('http', stack!.brokerUrl, `h${round}`, [stack!.broker.pid]),
           },
           reference: {
             id: 'http.fastify',
             label: 'http limit: bare Fastify route, same reply size',
             system: 'fastify',
             roles: single(fastify, 'fastify'),
-            job: (round) => ({
-              ...bounds(100_000),
-              kind: 'http',
-              url: `http://127.0.0.1:${fastify!.port}`,
-              rooms: { prefix: `hf${round}`, size: 4 },
-              serverPids: [fastify!.process.pid],
-            }),
+            job: (round) =>
+              requestJob('http', `http://127.0.0.1:${fastify!.port}`, `hf${round}`, [fastify!.process.pid]),
           },
         },
       },
@@ -461,37 +440,21 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
         reference: 'limit.ws',
         script: 'echo-server',
         role: 'ws',
-        job: (port, pid, round) => ({
-          ...bounds(200_000),
-          kind: 'ws-persistent',
-          url: `ws://127.0.0.1:${port}/v1/session`,
-          rooms: { prefix: `xw${round}`, size: 4 },
-          serverPids: [pid],
-        }),
+        job: (port, pid, round) =>
+          requestJob('ws-persistent', `ws://127.0.0.1:${port}/v1/session`, `xw${round}`, [pid]),
       },
       {
         reference: 'limit.conn',
         script: 'echo-server',
         role: 'ws',
-        job: (port, pid, round) => ({
-          ...bounds(40_000),
-          kind: 'ws-per-connection',
-          url: `ws://127.0.0.1:${port}/v1/session`,
-          rooms: { prefix: `xc${round}`, size: 4 },
-          serverPids: [pid],
-        }),
+        job: (port, pid, round) =>
+          requestJob('ws-per-connection', `ws://127.0.0.1:${port}/v1/session`, `xc${round}`, [pid]),
       },
       {
         reference: 'http.fastify',
         script: 'bare-fastify',
         role: 'fastify',
-        job: (port, pid, round) => ({
-          ...bounds(100_000),
-          kind: 'http',
-          url: `http://127.0.0.1:${port}`,
-          rooms: { prefix: `xh${round}`, size: 4 },
-          serverPids: [pid],
-        }),
+        job: (port, pid, round) => requestJob('http', `http://127.0.0.1:${port}`, `xh${round}`, [pid]),
       },
     ];
     for (const { reference, script, role, job } of twins) {
@@ -647,6 +610,9 @@ export function machineInfo(): BenchReport['machine'] {
     platform: process.platform,
   };
 }
+
+/** Upper bound of each request load's rate, for its operation cap (see `bounds`). */
+const REQUEST_RATE_CAP = { 'ws-persistent': 200_000, 'ws-per-connection': 40_000, http: 100_000 } as const;
 
 const RATIO_SPECS: Array<{
   id: string;
