@@ -93,7 +93,6 @@ function setup(t: { after(fn: () => unknown): void }, brokerUrl: string, registe
         roomList: [...rooms.list()],
       }),
       onDrain: () => drains.push(Date.now()),
-      backoff: { baseMs: 10, capMs: 100 },
       ...(registerTimeoutMs === undefined ? {} : { registerTimeoutMs }),
     });
     t.after(() => client?.close());

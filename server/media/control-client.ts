@@ -1,6 +1,8 @@
-// The media server's control channel to the broker: register (with every live room, so
-// a restarted broker rebuilds its pins), heartbeat load reports, and reconnect with backoff.
+// The media server's control channel to one broker: register (with every live room, so a
+// restarted broker rebuilds its pins), heartbeat load reports, and reconnect by a ReconnectPolicy.
 import WebSocket, { type RawData } from 'ws';
+import { assertNever } from '../../shared/assert-never.ts';
+import { type Clock, systemClock, type TimerHandle } from '../../shared/clock.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import {
@@ -8,7 +10,9 @@ import {
   ControlOutbound,
   type LoadReport,
   type Register,
+  type Registered,
 } from '../../shared/protocol/control.ts';
+import { JitterBackoffPolicy, type ReconnectPolicy } from '../../shared/reconnect-policy.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { signControlToken } from '../common/tickets.ts';
@@ -19,6 +23,9 @@ export interface ControlSnapshot {
   draining: boolean;
   roomList: { room: string; peers: number }[];
 }
+
+/** What the broker may ask of one room on this server: every control message that names a room. */
+export type RoomRequest = Extract<ControlOutbound, { room: string }>;
 
 export interface ControlClientOptions {
   /** http(s) URL of the broker; the channel is ws(s)://<same host>/v1/control. */
@@ -33,27 +40,37 @@ export interface ControlClientOptions {
   snapshot(): ControlSnapshot;
   /** The broker (an admin) asked this server to drain. */
   onDrain(): void;
-  /** Reconnect delay: full jitter over min(capMs, baseMs·2^attempt). */
-  readonly backoff?: { baseMs: number; capMs: number };
-  /** No `registered` within this long after `register` ⇒ reconnect. */
+  /** The broker asked this server to act on one of its rooms (e.g. move its members elsewhere). */
+  onRoomRequest?(request: RoomRequest): void;
+  /** When to reconnect after the channel is lost; default `new JitterBackoffPolicy(CONTROL_BACKOFF)`. */
+  readonly reconnect?: ReconnectPolicy;
+  /** No `registered` within this long after `register` ⇒ reconnect. Default 10 000. */
   readonly registerTimeoutMs?: number;
-  readonly random?: () => number;
+  /** Default the system clock; tests pass a fake one. */
+  readonly clock?: Clock;
 }
 
-export interface ControlClient {
-  /** A room got its first peer (reported in the next load's `opened`). */
-  roomOpened(room: string): void;
-  /** A room emptied (reported in the next load's `closed`). */
-  roomClosed(room: string): void;
-  /** Send a load report now (draining changed). No-op while not registered. */
-  reportNow(): void;
-  readonly registered: boolean;
-  /** Stops reconnecting and closes the channel. Idempotent. */
-  close(): Promise<void>;
-}
+/**
+ * A broker that comes back must see its servers again within about a second, however long it
+ * was down (until then it treats their rooms as lost): the first retry within 50 ms, then full
+ * jitter over 200, 400, 800 ms and at most 1 s, never giving up. Jitter spreads a fleet's
+ * servers over that window; a fleet is tens of servers, not the SDK's thousands of clients.
+ */
+export const CONTROL_BACKOFF = {
+  firstWindowMs: 50,
+  baseMs: 100,
+  maxMs: 1000,
+  giveUpAfterMs: Number.POSITIVE_INFINITY,
+} as const;
 
-const DEFAULT_BACKOFF = { baseMs: 100, capMs: 5000 };
+/**
+ * connecting → registering (socket open, `register` sent) → registered; any loss → waiting
+ * (retry timer) → connecting; close() or a policy that gives up → stopped.
+ */
+export type ControlClientState = 'connecting' | 'registering' | 'registered' | 'waiting' | 'stopped';
+
 const DEFAULT_REGISTER_TIMEOUT_MS = 10_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_WAIT_MS = 500;
 const decoder = createDecoder(ControlOutbound);
 
@@ -64,53 +81,115 @@ export function controlUrl(brokerUrl: string): string {
   return `${scheme}//${url.host}/v1/control`;
 }
 
+/** Starts a control client (it connects at once). */
 export function createControlClient(options: ControlClientOptions): ControlClient {
-  const { logger } = options;
-  const target = controlUrl(options.brokerUrl);
-  const backoff = options.backoff ?? DEFAULT_BACKOFF;
-  const random = options.random ?? Math.random;
-  const opened = new Set<string>();
-  const closed = new Set<string>();
-  let ws: WebSocket | undefined;
-  let registered = false;
-  let stopped = false;
-  let attempt = 0;
-  let lastHeard = 0;
-  let heartbeat: { intervalMs: number; timeoutMs: number } | undefined;
-  let heartbeatTimer: NodeJS.Timeout | undefined;
-  let registerTimer: NodeJS.Timeout | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
+  return new ControlClient(options);
+}
 
-  function connect(): void {
-    retryTimer = undefined;
-    if (stopped) return;
-    const socket = new WebSocket(target, {
-      maxPayload: Limits.controlFrameBytes,
-      perMessageDeflate: false,
-      handshakeTimeout: 10_000,
-    });
-    ws = socket;
-    socket.on('open', () => {
-      register(socket).catch((error: unknown) => {
-        logger.error({ err: error }, 'could not register with broker');
-        socket.terminate();
-      });
-    });
-    socket.on('message', (data) => onMessage(socket, data));
-    socket.on('pong', () => {
-      lastHeard = Date.now();
-    });
-    socket.on('error', (error) => logger.debug({ err: error.message }, 'control channel error'));
-    socket.on('close', (code) => onClose(socket, code));
+export class ControlClient {
+  private state: ControlClientState = 'connecting';
+  private readonly target: string;
+  private readonly clock: Clock;
+  private readonly reconnect: ReconnectPolicy;
+  /** Rooms opened/closed since the last report (the register carries the full list). */
+  private readonly opened = new Set<string>();
+  private readonly closed = new Set<string>();
+  private socket: WebSocket | undefined;
+  private timer: TimerHandle | undefined;
+  private heartbeat: Registered['heartbeat'] | undefined;
+  private lastHeard = 0;
+  /** Retries since the channel was last registered, and when that loss began. */
+  private attempt = 0;
+  private lostAt: number | undefined;
+  /** Why the current socket is being ended, when this side ends it. */
+  private endReason: string | undefined;
+
+  constructor(private readonly options: ControlClientOptions) {
+    this.target = controlUrl(options.brokerUrl);
+    this.clock = options.clock ?? systemClock;
+    this.reconnect = options.reconnect ?? new JitterBackoffPolicy(CONTROL_BACKOFF);
+    this.connect();
   }
 
-  async function register(socket: WebSocket): Promise<void> {
+  get registered(): boolean {
+    return this.state === 'registered';
+  }
+
+  get currentState(): ControlClientState {
+    return this.state;
+  }
+
+  /** A room got its first peer (reported in the next load's `opened`). */
+  roomOpened(room: string): void {
+    if (!this.closed.delete(room)) this.opened.add(room);
+  }
+
+  /** A room emptied (reported in the next load's `closed`). */
+  roomClosed(room: string): void {
+    if (!this.opened.delete(room)) this.closed.add(room);
+  }
+
+  /** Sends a load report now (draining changed). No-op while not registered. */
+  reportNow(): void {
+    if (this.state === 'registered' && this.socket?.readyState === WebSocket.OPEN) this.sendLoad(this.socket);
+  }
+
+  /** Stops reconnecting and closes the channel. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.clearTimer();
+    const socket = this.socket;
+    if (socket === undefined) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, CLOSE_WAIT_MS);
+      socket.once('close', () => {
+        this.clock.clearTimeout(timer);
+        resolve();
+      });
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else socket.close(1001, 'closing');
+    });
+  }
+
+  private connect(): void {
+    this.timer = undefined;
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    this.endReason = undefined;
+    const socket = new WebSocket(this.target, {
+      maxPayload: Limits.controlFrameBytes,
+      perMessageDeflate: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
+    this.socket = socket;
+    socket.on('open', () => {
+      this.register(socket).catch((error: unknown) => {
+        this.options.logger.error({ err: error }, 'could not register with broker');
+        this.end(socket, 'register-failed');
+      });
+    });
+    socket.on('message', (data) => this.onMessage(socket, data));
+    socket.on('pong', () => {
+      if (socket === this.socket) this.lastHeard = this.clock.now();
+    });
+    socket.on('error', (error) => this.options.logger.debug({ err: error.message }, 'control channel error'));
+    socket.on('close', (code) => this.onClose(socket, code));
+  }
+
+  private async register(socket: WebSocket): Promise<void> {
+    if (socket !== this.socket || this.state !== 'connecting') return;
+    this.state = 'registering';
+    const { options } = this;
     const token = await signControlToken(options.keys, options.id);
-    if (socket !== ws || socket.readyState !== WebSocket.OPEN) return;
+    if (socket !== this.socket || socket.readyState !== WebSocket.OPEN) return;
     const snapshot = options.snapshot();
     // The register carries the full room list: deltas start again from here.
-    opened.clear();
-    closed.clear();
+    this.opened.clear();
+    this.closed.clear();
     const message: Register = {
       type: 'register',
       v: 1,
@@ -122,129 +201,123 @@ export function createControlClient(options: ControlClientOptions): ControlClien
       rooms: snapshot.roomList,
     };
     socket.send(JSON.stringify(message));
-    registerTimer = setTimeout(() => {
-      logger.warn({ broker: options.brokerUrl }, 'broker did not answer register; reconnecting');
-      socket.terminate();
+    this.setTimer(() => {
+      options.logger.warn({ broker: options.brokerUrl }, 'broker did not answer register; reconnecting');
+      this.end(socket, 'register-timeout');
     }, options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS);
   }
 
-  function onMessage(socket: WebSocket, data: RawData): void {
-    if (socket !== ws) return;
-    lastHeard = Date.now();
+  private onMessage(socket: WebSocket, data: RawData): void {
+    if (socket !== this.socket || this.state === 'stopped') return;
+    this.lastHeard = this.clock.now();
     const result = decoder.decode(data.toString());
     if (!result.ok) {
-      logger.warn({ code: result.code }, 'unreadable message from broker');
+      this.options.logger.warn({ code: result.code }, 'unreadable message from broker');
       return;
     }
     const msg = result.msg;
+    // One case per message type; a request about one room adds
+    // `case '<type>': this.options.onRoomRequest?.(msg); break;`.
     switch (msg.type) {
       case 'registered':
-        clearTimeout(registerTimer);
-        registered = true;
-        attempt = 0;
-        heartbeat = msg.heartbeat;
-        clearInterval(heartbeatTimer);
-        heartbeatTimer = setInterval(() => tick(socket), msg.heartbeat.intervalMs);
-        heartbeatTimer.unref();
-        logger.info({ broker: options.brokerUrl }, 'registered with broker');
-        return;
+        this.onRegistered(socket, msg);
+        break;
       case 'drain':
-        logger.info('broker asked this server to drain');
-        options.onDrain();
-        return;
+        this.options.logger.info('broker asked this server to drain');
+        this.options.onDrain();
+        break;
       case 'error':
         // Only the code: the broker's message might echo what we sent.
-        logger.warn({ code: msg.code }, 'broker refused the control channel; retrying');
-        socket.terminate();
-        return;
+        this.options.logger.warn({ code: msg.code }, 'broker refused the control channel; retrying');
+        this.end(socket, `refused ${msg.code}`);
+        break;
       default:
-        assertNever(msg);
+        assertNever(msg, 'control message');
     }
   }
 
-  function tick(socket: WebSocket): void {
-    if (socket !== ws || !registered || socket.readyState !== WebSocket.OPEN) return;
-    // The broker sends nothing between drains, so ws pings tell a frozen or cut-off broker.
-    if (heartbeat !== undefined && Date.now() - lastHeard > heartbeat.timeoutMs) {
-      logger.warn({ broker: options.brokerUrl }, 'broker stopped answering; reconnecting');
-      socket.terminate();
+  private onRegistered(socket: WebSocket, msg: Registered): void {
+    if (this.state !== 'registering') {
+      this.options.logger.warn({ state: this.state }, 'unexpected registered from broker');
       return;
     }
-    sendLoad(socket);
-    socket.ping();
+    this.state = 'registered';
+    this.attempt = 0;
+    this.lostAt = undefined;
+    this.heartbeat = msg.heartbeat;
+    this.setTimer(() => this.tick(socket), msg.heartbeat.intervalMs);
+    this.options.logger.info({ broker: this.options.brokerUrl }, 'registered with broker');
   }
 
-  function sendLoad(socket: WebSocket): void {
-    const snapshot = options.snapshot();
+  private tick(socket: WebSocket): void {
+    if (socket !== this.socket || this.state !== 'registered' || this.heartbeat === undefined) return;
+    // The broker sends nothing between requests, so ws pings tell a frozen or cut-off broker.
+    if (this.clock.now() - this.lastHeard > this.heartbeat.timeoutMs) {
+      this.options.logger.warn({ broker: this.options.brokerUrl }, 'broker stopped answering; reconnecting');
+      this.end(socket, 'broker-silent');
+      return;
+    }
+    this.sendLoad(socket);
+    socket.ping();
+    this.setTimer(() => this.tick(socket), this.heartbeat.intervalMs);
+  }
+
+  private sendLoad(socket: WebSocket): void {
+    const snapshot = this.options.snapshot();
     const report: LoadReport = {
       type: 'load',
       v: 1,
       peers: snapshot.peers,
       rooms: snapshot.rooms,
       draining: snapshot.draining,
-      opened: [...opened],
-      closed: [...closed],
+      opened: [...this.opened],
+      closed: [...this.closed],
     };
-    opened.clear();
-    closed.clear();
+    this.opened.clear();
+    this.closed.clear();
     socket.send(JSON.stringify(report));
   }
 
-  function onClose(socket: WebSocket, code: number): void {
-    if (socket !== ws) return;
-    ws = undefined;
-    clearTimeout(registerTimer);
-    clearInterval(heartbeatTimer);
-    const wasRegistered = registered;
-    registered = false;
-    if (stopped) return;
-    const delay = Math.floor(random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** attempt));
-    attempt = Math.min(attempt + 1, 30);
-    const fields = { broker: options.brokerUrl, code, retryInMs: delay };
-    if (wasRegistered || attempt === 1) logger.warn(fields, 'control channel to broker closed; reconnecting');
-    else logger.debug(fields, 'control channel to broker closed; reconnecting');
-    retryTimer = setTimeout(connect, delay);
+  /** Cuts the socket at once; its close event schedules the retry. */
+  private end(socket: WebSocket, reason: string): void {
+    if (socket !== this.socket) return;
+    this.endReason = reason;
+    socket.terminate();
   }
 
-  connect();
+  private onClose(socket: WebSocket, code: number): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    this.clearTimer();
+    if (this.state === 'stopped') return;
+    const wasRegistered = this.state === 'registered';
+    const now = this.clock.now();
+    this.lostAt ??= now;
+    const reason = this.endReason ?? `closed ${code}`;
+    const attempt = this.attempt;
+    const delay = this.reconnect.nextRetryDelayMs({ attempt, elapsedMs: now - this.lostAt, reason });
+    const { logger, brokerUrl } = this.options;
+    if (delay === null) {
+      this.state = 'stopped';
+      logger.error({ broker: brokerUrl, reason, attempts: attempt }, 'giving up on the broker');
+      return;
+    }
+    this.attempt = attempt + 1;
+    this.state = 'waiting';
+    const fields = { broker: brokerUrl, code, reason, retryInMs: delay };
+    if (wasRegistered || attempt === 0) logger.warn(fields, 'control channel to broker closed; reconnecting');
+    else logger.debug(fields, 'control channel to broker closed; reconnecting');
+    this.setTimer(() => this.connect(), delay);
+  }
 
-  return {
-    roomOpened(room) {
-      if (!closed.delete(room)) opened.add(room);
-    },
-    roomClosed(room) {
-      if (!opened.delete(room)) closed.add(room);
-    },
-    reportNow() {
-      if (ws !== undefined && registered && ws.readyState === WebSocket.OPEN) sendLoad(ws);
-    },
-    get registered() {
-      return registered;
-    },
-    async close() {
-      if (stopped) return;
-      stopped = true;
-      clearTimeout(retryTimer);
-      clearTimeout(registerTimer);
-      clearInterval(heartbeatTimer);
-      const socket = ws;
-      if (socket === undefined) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          socket.terminate();
-          resolve();
-        }, CLOSE_WAIT_MS);
-        socket.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
-        else socket.close(1001, 'closing');
-      });
-    },
-  };
-}
+  /** One timer at a time: register timeout, heartbeat, or retry, by state. */
+  private setTimer(fn: () => void, ms: number): void {
+    this.clearTimer();
+    this.timer = this.clock.setTimeout(fn, ms);
+  }
 
-function assertNever(value: never): never {
-  throw new Error(`unhandled control message ${JSON.stringify(value)}`);
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }

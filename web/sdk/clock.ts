@@ -1,18 +1,8 @@
-// Time source for the SDK: wall-clock epoch ms and timers, injected so tests can use
-// fake timers. The default reads globalThis at call time, so node:test's mock.timers applies.
-export type TimerHandle = unknown;
+// The SDK's time source is shared/clock.ts (the media server's control client uses it too);
+// `sleep` stays here because it needs AbortSignal, which shared/ does not use.
+import type { Clock } from '../../shared/clock.ts';
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+export { type Clock, systemClock, type TimerHandle } from '../../shared/clock.ts';
 
 /** Resolves after `ms`, or at once when `signal` aborts (the caller checks why it woke). */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
