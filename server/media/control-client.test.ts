@@ -5,9 +5,21 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  JitterBackoffPolicy,
+  type ReconnectContext,
+  type ReconnectPolicy,
+} from '../../shared/reconnect-policy.ts';
+import { FakeClock } from '../../shared/testing/fake-clock.ts';
 import { parseSecret } from '../common/keys.ts';
 import { signTicket, verifyControlToken } from '../common/tickets.ts';
-import { type ControlClient, controlUrl, createControlClient } from './control-client.ts';
+import {
+  CONTROL_BACKOFF,
+  type ControlClient,
+  type ControlClientOptions,
+  controlUrl,
+  createControlClient,
+} from './control-client.ts';
 import { createMediaServer } from './index.ts';
 import { RoomRegistry } from './rooms.ts';
 import { captureLogger, type Message, TestClient, until, WAIT_MS } from './test-helpers.ts';
@@ -70,7 +82,12 @@ class FakeBroker {
   }
 }
 
-function setup(t: { after(fn: () => unknown): void }, brokerUrl: string, registerTimeoutMs?: number) {
+function setup(
+  t: { after(fn: () => unknown): void },
+  brokerUrl: string,
+  registerTimeoutMs?: number,
+  extra: Partial<ControlClientOptions> = {},
+) {
   const { logger, records } = captureLogger();
   let client: ControlClient | undefined;
   const rooms = new RoomRegistry<{ peerId: string; name: string }>({
@@ -94,12 +111,130 @@ function setup(t: { after(fn: () => unknown): void }, brokerUrl: string, registe
       }),
       onDrain: () => drains.push(Date.now()),
       ...(registerTimeoutMs === undefined ? {} : { registerTimeoutMs }),
+      ...extra,
     });
     t.after(() => client?.close());
     return client;
   };
   return { rooms, records, drains, start };
 }
+
+/** A port nothing listens on (a broker that is down): every connect is refused at once. */
+async function closedPort(): Promise<{ port: number; url: string }> {
+  const broker = await FakeBroker.start();
+  await broker.stop();
+  return { port: broker.port, url: broker.url };
+}
+
+/** The default policy with `random` fixed, recording what the client asked it. */
+function recordingPolicy(random: () => number): { policy: ReconnectPolicy; asked: ReconnectContext[] } {
+  const inner = new JitterBackoffPolicy({ ...CONTROL_BACKOFF, random });
+  const asked: ReconnectContext[] = [];
+  return {
+    asked,
+    policy: {
+      nextRetryDelayMs(ctx) {
+        asked.push(ctx);
+        return inner.nextRetryDelayMs(ctx);
+      },
+    },
+  };
+}
+
+describe('control client reconnect policy', () => {
+  test('first retry within 50 ms, then windows of 200, 400, 800 ms, capped at 1 s, never giving up', () => {
+    const policy = new JitterBackoffPolicy(CONTROL_BACKOFF);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 30, 10_000].map((attempt) => policy.windowMs(attempt)),
+      [50, 200, 400, 800, 1000, 1000, 1000, 1000],
+    );
+    const ctx = { attempt: 1000, elapsedMs: 7 * 24 * 3600_000, reason: 'closed 1006' };
+    const slowest = new JitterBackoffPolicy({ ...CONTROL_BACKOFF, random: () => 0.999_999_999 });
+    assert.equal(slowest.nextRetryDelayMs(ctx), 999, 'a week down: still retrying, within 1 s');
+    assert.equal(new JitterBackoffPolicy({ ...CONTROL_BACKOFF, random: () => 0 }).nextRetryDelayMs(ctx), 0);
+  });
+
+  test('on a fake clock: the client waits what the policy says, counts attempts, and starts again after registering', async (t) => {
+    const down = await closedPort();
+    const clock = new FakeClock();
+    const { policy, asked } = recordingPolicy(() => 0.999_999_999);
+    const { start } = setup(t, down.url, undefined, { clock, reconnect: policy });
+    const client = start();
+
+    // Each refused connect asks the policy once and arms one retry timer; time moves only by tick().
+    const delays: number[] = [];
+    for (let retry = 0; retry < 7; retry += 1) {
+      await until(() => asked.length === retry + 1 && clock.pending === 1, `retry ${retry} to be scheduled`);
+      assert.equal(client.currentState, 'waiting');
+      const delay = CONTROL_BACKOFF_WINDOWS[Math.min(retry, CONTROL_BACKOFF_WINDOWS.length - 1)]! - 1;
+      delays.push(delay);
+      if (retry < 6) clock.tick(delay);
+    }
+    assert.deepEqual(
+      asked.map((ctx) => ctx.attempt),
+      [0, 1, 2, 3, 4, 5, 6],
+    );
+    // elapsedMs is measured on the injected clock from the first refusal: the sum of the waits before it.
+    assert.deepEqual(
+      asked.map((ctx) => ctx.elapsedMs),
+      [0, 49, 248, 647, 1446, 2445, 3444],
+    );
+    assert.match(asked[0]!.reason, /^closed /);
+
+    // The broker is back on that port: the pending retry registers, and the count starts again.
+    const broker = await FakeBroker.start(down.port);
+    t.after(() => broker.stop());
+    clock.tick(delays.at(-1)!);
+    const { socket } = await broker.next('register');
+    broker.registered(socket, 1000, 5000);
+    await until(() => client.registered, 'registered');
+    assert.equal(client.currentState, 'registered');
+    socket.terminate();
+    await until(() => asked.length === 8 && client.currentState === 'waiting', 'the retry after the loss');
+    assert.deepEqual(asked[7], { attempt: 0, elapsedMs: 0, reason: 'closed 1006' });
+    assert.equal(clock.pending, 1);
+    clock.tick(49);
+    const again = await broker.next('register');
+    assert.notEqual(again.socket, socket);
+  });
+
+  test('a policy that gives up stops the client', async (t) => {
+    const down = await closedPort();
+    const { records, start } = setup(t, down.url, undefined, {
+      reconnect: { nextRetryDelayMs: (ctx) => (ctx.attempt < 2 ? 0 : null) },
+    });
+    const client = start();
+    await until(() => client.currentState === 'stopped', 'the client to give up');
+    const line = records.find((r) => r.msg === 'giving up on the broker');
+    assert.equal(line?.attempts, 2);
+    await client.close();
+  });
+
+  test('a broker down for 3 s sees the server re-register within 1.2 s of coming back', async (t) => {
+    let broker = await FakeBroker.start();
+    t.after(() => broker.stop());
+    const { start } = setup(t, broker.url);
+    const client = start();
+    broker.registered((await broker.next('register')).socket);
+    await until(() => client.registered, 'registered');
+
+    const port = broker.port;
+    await broker.stop();
+    await until(() => !client.registered, 'the client to notice');
+    // The outage itself: long enough for the old backoff (up to 5 s) to have grown past a second.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    broker = await FakeBroker.start(port);
+    const back = performance.now();
+    const { socket } = await broker.next('register');
+    const registerAfterMs = performance.now() - back;
+    broker.registered(socket);
+    await until(() => client.registered, 'registered again');
+    assert.ok(registerAfterMs < 1200, `register ${registerAfterMs.toFixed(0)} ms after the broker came back`);
+  });
+});
+
+/** The policy's windows for attempts 0, 1, 2, … (the last repeats). */
+const CONTROL_BACKOFF_WINDOWS = [50, 200, 400, 800, 1000];
 
 describe('control client', () => {
   test('control URL is ws(s)://<broker host>/v1/control', () => {
