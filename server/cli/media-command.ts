@@ -48,6 +48,13 @@ export const mediaOptions = {
     min: 0,
     help: 'on SIGTERM, wait this long for clients to migrate',
   },
+  'header-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_HEADER_TIMEOUT_MS',
+    default: 10_000,
+    min: 100,
+    help: 'an HTTP request (a WebSocket upgrade included) must send its headers within this long, else 408',
+  },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
 
@@ -95,6 +102,7 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
       maxPeers: options['max-peers'],
     },
     drainGraceMs: options['drain-grace-ms'],
+    headerTimeoutMs: options['header-timeout-ms'],
   });
   onShutdown(logger, async (signal) => {
     if (signal === 'SIGTERM') await server.drain();

@@ -35,6 +35,8 @@ export interface MediaServerOptions {
   idleTimeoutMs?: number;
   /** Default 10 000. */
   drainGraceMs?: number;
+  /** An HTTP request must send its headers (and all of itself) within this long, else 408 IDLE_TIMEOUT. Default 10 000. */
+  headerTimeoutMs?: number;
   /** Clock, default Date.now. */
   now?: () => number;
   /** Per-connection message limit; default 100 burst, 50/s, closed 400 messages past the limit. */
@@ -55,6 +57,9 @@ export interface MediaServer {
 
 /** 100 at once, 50/s sustained; a client that sends 5× its burst without pausing is closed. */
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { burst: 100, perSecond: 50, abuseDebt: 400 };
+
+/** Browsers send an upgrade's headers in one packet: ten seconds is generous, and frees a slow client's socket. */
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_CAPACITY: Capacity = { maxRooms: 10_000, maxPeersPerRoom: 50, maxPeers: 20_000 };
 
@@ -82,6 +87,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     joinTimeoutMs: options.joinTimeoutMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     drainGraceMs: options.drainGraceMs ?? 10_000,
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
     rateLimit: { ...DEFAULT_RATE_LIMIT, ...definedOnly(options.rateLimit ?? {}) },
     now: options.now ?? Date.now,
     rooms,

@@ -2,6 +2,7 @@
 // ticket attack with its catalogue code, session replacement, timeouts, limits, drain, healthz.
 import assert from 'node:assert/strict';
 import { get as httpGet } from 'node:http';
+import { connect as tcpConnect } from 'node:net';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -629,6 +630,58 @@ describe('drain, close, http', () => {
     });
     assert.equal(badKey.status, 400);
     assert.equal((JSON.parse(badKey.body) as { code: string }).code, 'BAD_MESSAGE');
+  });
+
+  test('slow or silent HTTP headers get 408 IDLE_TIMEOUT within the header timeout; joined sockets stay', async (t) => {
+    const headerTimeoutMs = 300;
+    const h = await start(t, { headerTimeoutMs });
+    const member = await h.join('alice');
+    /** Opens a raw connection that sends `first`, then one more header line every 50 ms (a slowloris). */
+    const slowClient = (first: string, trickle: boolean) => {
+      const socket = tcpConnect(h.server.port, '127.0.0.1');
+      const opened = performance.now();
+      let received = '';
+      let answeredAfterMs: number | undefined;
+      const timer = setInterval(() => {
+        if (trickle && socket.writable) socket.write('x-slow: 1\r\n');
+      }, 50);
+      t.after(() => {
+        clearInterval(timer);
+        socket.destroy();
+      });
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => {
+        answeredAfterMs ??= performance.now() - opened;
+        received += chunk.toString();
+      });
+      socket.on('close', () => clearInterval(timer));
+      socket.write(first);
+      return {
+        received: () => received,
+        answeredAfterMs: () => answeredAfterMs,
+        closed: () => socket.destroyed,
+      };
+    };
+    const slowloris = slowClient('GET /v1/media HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n', true);
+    const silent = slowClient('', false);
+    for (const [name, client] of [
+      ['slowloris', slowloris],
+      ['silent', silent],
+    ] as const) {
+      await until(() => client.received().includes('}'), `the ${name} client to be answered`, 5000);
+      const [head, body] = client.received().split('\r\n\r\n');
+      assert.match(head!, /^HTTP\/1\.1 408 /, name);
+      assert.equal((JSON.parse(body!) as { code: string }).code, 'IDLE_TIMEOUT', name);
+      const after = client.answeredAfterMs()!;
+      // Node checks its timeouts every quarter of the timeout: answered after it, and well before 2×.
+      assert.ok(
+        after >= headerTimeoutMs - 10 && after < 2 * headerTimeoutMs,
+        `${name} answered after ${after} ms`,
+      );
+      await until(() => client.closed(), `the ${name} connection to close`);
+    }
+    // The member's upgraded socket is older than both and is not subject to the header timeout.
+    await member.client.roundTrip(1);
   });
 
   test('logs the listening line; public URL defaults to a reachable address', async (t) => {

@@ -8,6 +8,7 @@ import { CloseCode } from '../../shared/errors.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { Capacity } from '../../shared/protocol/control.ts';
 import { MediaInbound } from '../../shared/protocol/media.ts';
+import { answerClientError, httpTimeouts } from '../common/http-client-error.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { ReplayCache } from '../common/tickets.ts';
@@ -31,6 +32,8 @@ export interface ServerConfig {
   readonly joinTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly drainGraceMs: number;
+  /** An HTTP request (an upgrade included) must have sent its headers within this long. */
+  readonly headerTimeoutMs: number;
   readonly rateLimit: RateLimitOptions;
   readonly now: () => number;
   readonly rooms: RoomRegistry<MediaConnection>;
@@ -63,7 +66,7 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
 
   const stats = () => ({ rooms: rooms.roomCount, peers: rooms.peerCount, draining });
 
-  const http = createServer((req, res) => handleHttp(req, res));
+  const http = createServer(httpTimeouts(config.headerTimeoutMs), (req, res) => handleHttp(req, res));
   function handleHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method === 'GET' && path === '/healthz') {
@@ -120,17 +123,9 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
   });
   // Without listeners these would be thrown; a bad socket must never take the server down.
   wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
-  http.on('clientError', (error, socket) => {
-    logger.debug({ err: error.message }, 'bad http request');
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const body = JSON.stringify(errorMessage('BAD_MESSAGE', null, 'malformed HTTP request'));
-    socket.end(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
-    );
+  http.on('clientError', (error: Error & { code?: string }, socket) => {
+    const code = answerClientError(error, socket);
+    if (code !== undefined) logger.debug({ err: error.message, code }, 'bad http request');
   });
 
   await new Promise<void>((resolve, reject) => {
