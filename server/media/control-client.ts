@@ -251,6 +251,8 @@ export class ControlClient {
 
   private tick(socket: WebSocket): void {
     if (socket !== this.socket || this.state !== 'registered' || this.heartbeat === undefined) return;
+    // A closing socket's close event schedules the retry.
+    if (socket.readyState !== WebSocket.OPEN) return;
     // The broker sends nothing between requests, so ws pings tell a frozen or cut-off broker.
     if (this.clock.now() - this.lastHeard > this.heartbeat.timeoutMs) {
       this.options.logger.warn({ broker: this.options.brokerUrl }, 'broker stopped answering; reconnecting');
