@@ -31,7 +31,7 @@ import {
   startBroker,
   type TestBroker,
   waitFor,
-} from './test-support.ts';
+} from './testing/harness.ts';
 
 const healthy = async (tb: TestBroker) => (await getJson(tb.http('/healthz'))).body.servers as number;
 
@@ -1109,7 +1109,7 @@ class GatedPinStore extends MemoryPinStore {
   }
 }
 
-const FIXTURE = fileURLToPath(new URL('./fake-media-process.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./testing/fake-media-process.ts', import.meta.url));
 
 async function spawnMedia(
   t: { after: (fn: () => void) => void },

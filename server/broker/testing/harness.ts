@@ -6,12 +6,12 @@ import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import type { Capacity } from '../../shared/protocol/control.ts';
-import { waitUntil } from '../../shared/testing-wait.ts';
-import { parseSecret } from '../common/keys.ts';
-import { type Logger, REDACT_PATHS } from '../common/logger.ts';
-import { signControlToken } from '../common/tickets.ts';
-import { type Broker, type BrokerOptions, createBroker } from './index.ts';
+import type { Capacity } from '../../../shared/protocol/control.ts';
+import { waitUntil } from '../../../shared/testing/wait.ts';
+import { parseSecret } from '../../common/keys.ts';
+import { type Logger, REDACT_PATHS } from '../../common/logger.ts';
+import { signControlToken } from '../../common/tickets.ts';
+import { type Broker, type BrokerOptions, createBroker } from '../index.ts';
 
 export const SECRET = 'broker-test-secret-0123456789';
 export const keys = parseSecret(SECRET);
