@@ -237,6 +237,11 @@ export async function getJson(
   return { status: response.status, body: (await response.json()) as Json };
 }
 
+/** Healthy media servers as /healthz counts them. */
+export async function healthyServers(tb: TestBroker): Promise<number> {
+  return (await getJson(tb.http('/healthz'))).body.servers as number;
+}
+
 /** POST from a chosen local address (127.0.0.2 … is another client to the broker). */
 export function postFrom(
   url: string,
