@@ -4,10 +4,11 @@ import { join, resolve } from 'node:path';
 import { parseOptions } from '../server/cli/options.ts';
 import type { BenchEntry } from '../server/cli.ts';
 import { UsherConfigError } from '../server/common/config-error.ts';
+import { type BenchConfig, SCENARIOS, type Scenario } from './config.ts';
 import { benchHelp, benchOptions } from './help.ts';
 import { textReport } from './report/table.ts';
 import { writeReport } from './report/write.ts';
-import { type BenchConfig, runBenchmarks, SCENARIOS, type Scenario } from './run.ts';
+import { runBenchmarks } from './run.ts';
 import type { FailureKind } from './storm/run-storm.ts';
 
 const FAILURES: Record<string, FailureKind> = { kill: 'SIGKILL', stop: 'SIGSTOP' };
