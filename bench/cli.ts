@@ -2,14 +2,14 @@
 // the table and writes the report files; fails when a storm lost, split or falsely moved sessions.
 import { join, resolve } from 'node:path';
 import { parseOptions } from '../server/cli/options.ts';
+import type { BenchEntry } from '../server/cli.ts';
 import { UsherConfigError } from '../server/common/config-error.ts';
-import { benchOptions } from './help.ts';
+import { type BenchConfig, SCENARIOS, type Scenario } from './config.ts';
+import { benchHelp, benchOptions } from './help.ts';
 import { textReport } from './report/table.ts';
 import { writeReport } from './report/write.ts';
-import { type BenchConfig, runBenchmarks, SCENARIOS, type Scenario } from './run.ts';
+import { runBenchmarks } from './run.ts';
 import type { FailureKind } from './storm/run-storm.ts';
-
-export { benchHelp } from './help.ts';
 
 const FAILURES: Record<string, FailureKind> = { kill: 'SIGKILL', stop: 'SIGSTOP' };
 
@@ -88,3 +88,6 @@ export async function runBench(argv: string[], env: NodeJS.ProcessEnv): Promise<
     );
   }
 }
+
+/** The entry `usher bench` loads (server/cli.ts), typed here because it is loaded by a computed path. */
+export default { benchHelp, runBench } satisfies BenchEntry;

@@ -1,5 +1,4 @@
-// `usher bench` flags and help text: kept apart from the bench itself so `usher --help`
-// and the CLI's command table load nothing heavy.
+// `usher bench` flags and help text: one table gives both the parser's rules and the help.
 import { formatHelp, type OptionTable } from '../server/cli/options.ts';
 
 export const benchOptions = {

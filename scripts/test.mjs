@@ -37,9 +37,10 @@ function stage(name, command, args, options = {}) {
   return ok;
 }
 
+// Test helpers live in `testing/` folders (docs/ARCHITECTURE.md): never collected as tests.
 function findTests(dir, out = []) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    if (entry.name === 'node_modules' || entry.name === 'testing' || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) findTests(path, out);
     else if (entry.name.endsWith('.test.ts')) out.push(path);

@@ -1,6 +1,5 @@
 // The `usher` command: the only place that wires processes together. Each subcommand
 // parses its flags/env, starts its part, and reports config errors without a stack.
-import { benchHelp } from '../bench/help.ts';
 import { brokerHelp, runBroker } from './cli/broker-command.ts';
 import { mediaHelp, runMedia } from './cli/media-command.ts';
 import { runStack, stackHelp } from './cli/stack-command.ts';
@@ -19,13 +18,30 @@ Commands:
 Run \`usher <command> --help\` for a command's options.
 `;
 
-type Command = { help: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<void> };
+type Run = (argv: string[], env: NodeJS.ProcessEnv) => Promise<void>;
+type Command = { help: () => string | Promise<string>; run: Run };
+
+/** What `usher bench` needs of the bench's entry point, bench/cli.ts (its default export). */
+export interface BenchEntry {
+  benchHelp: string;
+  runBench: Run;
+}
+
+// The bench is a separate program with its own dependencies (autocannon, Colyseus, load
+// generators): loaded only when `usher bench` runs, through a computed specifier so that
+// neither this module nor the product build (tsconfig.build.json) reaches into bench/.
+const BENCH_ENTRY = new URL('../bench/cli.ts', import.meta.url).href;
+const loadBench = async (): Promise<BenchEntry> =>
+  ((await import(BENCH_ENTRY)) as { default: BenchEntry }).default;
+
 const COMMANDS: Record<string, Command> = {
-  broker: { help: brokerHelp, run: runBroker },
-  media: { help: mediaHelp, run: runMedia },
-  stack: { help: stackHelp, run: runStack },
-  // Loaded only when run: the bench pulls in autocannon and the load generators.
-  bench: { help: benchHelp, run: async (argv, env) => (await import('../bench/cli.ts')).runBench(argv, env) },
+  broker: { help: () => brokerHelp, run: runBroker },
+  media: { help: () => mediaHelp, run: runMedia },
+  stack: { help: () => stackHelp, run: runStack },
+  bench: {
+    help: async () => (await loadBench()).benchHelp,
+    run: async (argv, env) => (await loadBench()).runBench(argv, env),
+  },
 };
 
 /** Returns the exit code to use if the process should end now; long-running commands keep it alive. */
@@ -41,7 +57,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(command.help);
+    process.stdout.write(await command.help());
     return 0;
   }
   try {

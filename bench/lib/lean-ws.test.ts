@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { waitUntil } from '../../shared/testing-wait.ts';
+import { waitUntil } from '../../shared/testing/wait.ts';
 import { LeanWs } from './lean-ws.ts';
 
 interface Harness {

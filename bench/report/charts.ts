@@ -1,8 +1,8 @@
 // SVG charts of a report, written by hand (no dependency): server CPU per operation for
 // each pair side by side, and broker requests per 100 ms after a failure, jittered vs not.
 
-import type { BenchReport, MeasurementSummary } from '../run.ts';
 import type { StormPhaseResult } from '../storm/run-storm.ts';
+import type { BenchReport, MeasurementSummary } from './types.ts';
 
 const escapeXml = (text: string): string =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');

@@ -1,7 +1,6 @@
 // Prints a run's tables as Markdown, for docs/PERFORMANCE.md:
 //   node --import tsx bench/report/markdown.ts bench-results/<run>/report.json
 import { readFileSync } from 'node:fs';
-import type { BenchReport } from '../run.ts';
 import {
   calibrationTable,
   measurementTable,
@@ -11,6 +10,7 @@ import {
   stormTable,
   stormTargets,
 } from './table.ts';
+import type { BenchReport } from './types.ts';
 
 const path = process.argv[2];
 if (path === undefined) {

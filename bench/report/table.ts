@@ -1,6 +1,6 @@
 // The report as text: the measurement table, the ratios against the targets and the
 // storm verdicts, for stdout and for docs/PERFORMANCE.md (Markdown) alike.
-import type { BenchReport } from '../run.ts';
+import type { BenchReport } from './types.ts';
 
 const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const whole = (value: number): string =>

@@ -2,9 +2,9 @@
 // index.html putting the tables and charts on one page.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchReport } from '../run.ts';
 import { cpuChart, stormChart } from './charts.ts';
 import { textReport } from './table.ts';
+import type { BenchReport } from './types.ts';
 
 const escapeXml = (text: string): string =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');

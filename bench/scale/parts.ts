@@ -4,8 +4,7 @@
 import { parseSecret } from '../../server/common/keys.ts';
 import { randomId, resumedSessionId, signTicket, verifyTicket } from '../../server/common/tickets.ts';
 import { turnCredentials } from '../../server/common/turn.ts';
-import { createDecoder } from '../../shared/codec.ts';
-import { BrokerInbound } from '../../shared/protocol/broker.ts';
+import { BrokerInbound, createDecoder } from '../../shared/index.ts';
 
 const cpuUs = (): number => {
   const usage = process.cpuUsage();

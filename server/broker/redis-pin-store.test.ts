@@ -5,10 +5,10 @@ import { after, before, describe, type TestContext, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { UsherError } from '../../shared/errors.ts';
 import { UsherConfigError } from '../common/config-error.ts';
-import { pinStoreContract } from './pin-store-contract.ts';
 import { RedisPinStore, type RedisPinStoreOptions } from './redis-pin-store.ts';
-import { startRedis, type TestRedis } from './redis-server-fixture.ts';
-import { captureLogger, waitFor } from './test-support.ts';
+import { captureLogger, waitFor } from './testing/harness.ts';
+import { pinStoreContract } from './testing/pin-store-contract.ts';
+import { startRedis, type TestRedis } from './testing/redis-server.ts';
 
 const TTL_MS = 10_000;
 let prefixes = 0;

@@ -22,7 +22,7 @@ import {
 } from './control-client.ts';
 import { createMediaServer } from './index.ts';
 import { RoomRegistry } from './rooms.ts';
-import { captureLogger, type Message, TestClient, until, WAIT_MS } from './test-helpers.ts';
+import { captureLogger, type Message, TestClient, until, WAIT_MS } from './testing/harness.ts';
 
 const keys = parseSecret(`k1:${'s'.repeat(32)}`);
 const capacity = { maxRooms: 10, maxPeersPerRoom: 5, maxPeers: 20 };

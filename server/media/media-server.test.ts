@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { parseSecret } from '../common/keys.ts';
 import { signControlToken, signTicket } from '../common/tickets.ts';
 import { createMediaServer, type MediaServer, type MediaServerOptions } from './index.ts';
-import { captureLogger, type Message, TestClient, until } from './test-helpers.ts';
+import { captureLogger, type Message, TestClient, until } from './testing/harness.ts';
 
 const keys = parseSecret(`k1:${'s'.repeat(32)}`);
 const SERVER_ID = 'media-1';

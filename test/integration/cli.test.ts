@@ -39,6 +39,17 @@ describe('usher CLI', () => {
     assert.match(result.stderr, /unknown command "nope"/);
   });
 
+  test('bench, loaded only when asked for: its help, and a config error without a stack', () => {
+    const help = usher(['bench', '--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /--scenario <a,b>/);
+    assert.match(help.stdout, /--storm-clients <n>/);
+    const bad = usher(['bench', '--scenario', 'nope']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /unknown scenario "nope"/);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /);
+  });
+
   test('broker without USHER_SECRET refuses to start with a clear message', () => {
     const result = usher(['broker', '--port', '0']);
     assert.equal(result.status, 2);

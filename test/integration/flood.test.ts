@@ -13,7 +13,7 @@ import {
   SessionClient,
   startBroker,
   waitFor,
-} from '../../server/broker/test-support.ts';
+} from '../../server/broker/testing/harness.ts';
 import { createMediaServer } from '../../server/media/index.ts';
 
 const FLOOD_MS = 3000;

@@ -17,7 +17,7 @@ import {
   startBroker,
   type TestBroker,
   waitFor,
-} from '../../server/broker/test-support.ts';
+} from '../../server/broker/testing/harness.ts';
 import { resumedSessionId, signTicket } from '../../server/common/tickets.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { ErrorCatalogue } from '../../shared/errors.ts';
@@ -33,7 +33,7 @@ import {
   outboundChecker,
   RAW_VIOLATIONS,
   tally,
-} from './fuzz-support.ts';
+} from './testing/fuzz.ts';
 
 const decoder = createDecoder(BrokerInbound);
 const checkOutbound = outboundChecker(BrokerOutbound);

@@ -16,7 +16,7 @@ import {
   startBroker,
   type TestBroker,
   waitFor,
-} from '../../server/broker/test-support.ts';
+} from '../../server/broker/testing/harness.ts';
 import { signControlToken } from '../../server/common/tickets.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { Limits } from '../../shared/protocol/common.ts';
@@ -30,7 +30,7 @@ import {
   outboundChecker,
   RAW_VIOLATIONS,
   tally,
-} from './fuzz-support.ts';
+} from './testing/fuzz.ts';
 
 const decoder = createDecoder(ControlInbound);
 const checkOutbound = outboundChecker(ControlOutbound);

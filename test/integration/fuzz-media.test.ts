@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { parseSecret } from '../../server/common/keys.ts';
 import { signTicket } from '../../server/common/tickets.ts';
 import { createMediaServer, type MediaServer, type MediaServerOptions } from '../../server/media/index.ts';
-import { captureLogger } from '../../server/media/test-helpers.ts';
+import { captureLogger } from '../../server/media/testing/harness.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import { MediaInbound, MediaOutbound } from '../../shared/protocol/media.ts';
@@ -22,7 +22,7 @@ import {
   RAW_VIOLATIONS,
   tally,
   watchProcess,
-} from './fuzz-support.ts';
+} from './testing/fuzz.ts';
 
 const keys = parseSecret(`k1:${'f'.repeat(32)}`);
 const SERVER_ID = 'fuzz-media';

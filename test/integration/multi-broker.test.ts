@@ -8,7 +8,6 @@ import type { TestContext } from 'node:test';
 import { describe, test } from 'node:test';
 import { type Broker, createBroker } from '../../server/broker/index.ts';
 import { RedisPinStore } from '../../server/broker/redis-pin-store.ts';
-import { freePort, startRedis, type TestRedis } from '../../server/broker/redis-server-fixture.ts';
 import {
   captureLogger,
   FakeMedia,
@@ -19,9 +18,10 @@ import {
   postJson,
   type TestBroker,
   waitFor,
-} from '../../server/broker/test-support.ts';
+} from '../../server/broker/testing/harness.ts';
+import { freePort, startRedis, type TestRedis } from '../../server/broker/testing/redis-server.ts';
 import { createMediaServer, type MediaServer } from '../../server/media/index.ts';
-import { TestClient } from '../../server/media/test-helpers.ts';
+import { TestClient } from '../../server/media/testing/harness.ts';
 
 const bin = new URL('../../bin/usher.mjs', import.meta.url).pathname;
 const SECRET = 'multi-broker-secret-0123456789';

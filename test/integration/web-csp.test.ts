@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
-import { captureLogger, keys, startBroker, waitFor } from '../../server/broker/test-support.ts';
+import { captureLogger, keys, startBroker, waitFor } from '../../server/broker/testing/harness.ts';
 import { createMediaServer } from '../../server/media/index.ts';
 
 const WEB_DIST = fileURLToPath(new URL('../../dist/web', import.meta.url));

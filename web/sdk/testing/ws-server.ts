@@ -83,7 +83,7 @@ export function nextEvent<A extends unknown[]>(
 }
 
 /** Poll `check` until it returns true or `timeoutMs` passes (real timers only). */
-export { waitUntil as waitFor } from '../../../shared/testing-wait.ts';
+export { waitUntil as waitFor } from '../../../shared/testing/wait.ts';
 
 /** A port that refuses connections: bound then released. */
 export async function closedPort(): Promise<number> {

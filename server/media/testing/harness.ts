@@ -3,8 +3,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { waitUntil } from '../../shared/testing-wait.ts';
-import type { Logger } from '../common/logger.ts';
+import { waitUntil } from '../../../shared/testing/wait.ts';
+import type { Logger } from '../../common/logger.ts';
 
 export type Message = Record<string, unknown> & { type: string };
 

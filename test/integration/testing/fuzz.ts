@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { TSchema } from 'typebox';
-import { createDecoder } from '../../shared/codec.ts';
-import { ERROR_CODES, ErrorCatalogue, type ErrorCode } from '../../shared/errors.ts';
+import { createDecoder } from '../../../shared/codec.ts';
+import { ERROR_CODES, ErrorCatalogue, type ErrorCode } from '../../../shared/errors.ts';
 
 // ---- a JSON syntax tree that keeps what JSON.parse would hide
 

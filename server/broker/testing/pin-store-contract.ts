@@ -2,7 +2,7 @@
 // runs (memory in pin-store.test.ts, Redis in redis-pin-store.test.ts).
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import type { PinStore } from './pin-store.ts';
+import type { PinStore } from '../pin-store.ts';
 
 /** Registers the contract's tests; `make` returns a fresh, empty store for each. */
 export function pinStoreContract(make: (t: TestContext) => Promise<PinStore>): void {

@@ -6,12 +6,12 @@ import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import type { Capacity } from '../../shared/protocol/control.ts';
-import { waitUntil } from '../../shared/testing-wait.ts';
-import { parseSecret } from '../common/keys.ts';
-import { type Logger, REDACT_PATHS } from '../common/logger.ts';
-import { signControlToken } from '../common/tickets.ts';
-import { type Broker, type BrokerOptions, createBroker } from './index.ts';
+import type { Capacity } from '../../../shared/protocol/control.ts';
+import { waitUntil } from '../../../shared/testing/wait.ts';
+import { parseSecret } from '../../common/keys.ts';
+import { type Logger, REDACT_PATHS } from '../../common/logger.ts';
+import { signControlToken } from '../../common/tickets.ts';
+import { type Broker, type BrokerOptions, createBroker } from '../index.ts';
 
 export const SECRET = 'broker-test-secret-0123456789';
 export const keys = parseSecret(SECRET);
@@ -235,6 +235,11 @@ export async function getJson(
 ): Promise<{ status: number; body: Json }> {
   const response = await fetch(url, { headers });
   return { status: response.status, body: (await response.json()) as Json };
+}
+
+/** Healthy media servers as /healthz counts them. */
+export async function healthyServers(tb: TestBroker): Promise<number> {
+  return (await getJson(tb.http('/healthz'))).body.servers as number;
 }
 
 /** POST from a chosen local address (127.0.0.2 … is another client to the broker). */

@@ -2,8 +2,8 @@
 // the broker tests can really SIGSTOP (freeze) and SIGKILL (crash) it.
 // Env: BROKER_WS (ws://…/v1/control), MEDIA_ID, USHER_SECRET, HEARTBEAT_MS.
 import WebSocket from 'ws';
-import { parseSecret } from '../common/keys.ts';
-import { signControlToken } from '../common/tickets.ts';
+import { parseSecret } from '../../common/keys.ts';
+import { signControlToken } from '../../common/tickets.ts';
 
 const id = process.env.MEDIA_ID ?? 'media-process';
 const keys = parseSecret(process.env.USHER_SECRET);

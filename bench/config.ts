@@ -1,0 +1,32 @@
+// What one bench run is asked to do: the scenarios and every knob the CLI flags set.
+import type { FailureKind } from './storm/run-storm.ts';
+
+export const SCENARIOS = ['assign', 'limit', 'http', 'peer', 'storm', 'scale'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchConfig {
+  scenarios: ReadonlySet<Scenario>;
+  durationS: number;
+  warmupS: number;
+  /** Concurrent client connections (closed loop) for assign, limit, http and peer. */
+  clients: number;
+  /** Media servers of the stack for assign, http and peer (the storm always starts 3). */
+  mediaServers: number;
+  rounds: number;
+  stormClients: number;
+  stormProcesses: number;
+  stormFailures: readonly FailureKind[];
+  /** Shorter ping/heartbeat timing for the storm (quick runs); undefined: the CLI's defaults. */
+  stormTiming?: {
+    ping: { intervalMs: number; timeoutMs: number };
+    heartbeat: { intervalMs: number; timeoutMs: number };
+  };
+  pin: boolean;
+  /** Run the servers with --cpu-prof, profiles into the run directory. */
+  profile: boolean;
+  /** Run directory (created). */
+  dir: string;
+  seed: number;
+  logLevel: string;
+  log: (line: string) => void;
+}
