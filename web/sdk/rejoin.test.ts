@@ -226,7 +226,7 @@ describe('rejoin: retries', () => {
     assert.equal(errors.length, 1);
     assert.equal(errors[0]?.code, 'GAVE_UP');
     assert.match(errors[0]!.message, /gave up reconnecting after \d+ ms; last error NO_SERVER_AVAILABLE/);
-    assert.equal((errors[0]?.cause as UsherClientError).code, 'NO_SERVER_AVAILABLE');
+    assert.equal((errors[0]!.cause as UsherClientError).code, 'NO_SERVER_AVAILABLE');
     assert.deepEqual(states.slice(-2), ['reconnecting', 'closed'], 'reconnecting throughout, then closed');
   });
 
