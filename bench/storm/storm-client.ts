@@ -1,12 +1,12 @@
 // One browser in the storm: the SDK's real UsherSession (broker request, ping loop, the rejoin
-// loop with its backoff, the peer mesh's signaling) over Node's `ws`, with the SDK's fake
+// loop with its backoff, the peer mesh's signaling and ICE restarts) with the SDK's fake
 // RTCPeerConnection and no media; its events are written down as the record the verdict reads.
-import { WebSocket } from 'ws';
 import type { Clock } from '../../web/sdk/clock.ts';
 import { UsherClientError } from '../../web/sdk/errors.ts';
 import { type SessionState, UsherSession } from '../../web/sdk/session.ts';
 import { fakeRtc } from '../../web/sdk/testing/fake-rtc.ts';
 import type { WebSocketConstructor } from '../../web/sdk/websocket.ts';
+import { LeanWebSocket } from './lean-websocket.ts';
 
 export interface FailoverRecord {
   from: string;
@@ -48,11 +48,12 @@ export interface StormClientOptions {
 const MAX_ERRORS_KEPT = 20;
 const SESSION_REQUEST_PREFIX = '{"type":"session.request"';
 
-/** Node's `ws` as the SDK's WebSocket, noting each session.request the SDK sends: the broker
- *  request count is taken on the wire, not from the SDK's own bookkeeping. */
+/** The browser WebSocket API on the bench's lean client, noting each session.request the SDK
+ *  sends: the broker request count is taken on the wire, not from the SDK's own bookkeeping.
+ *  (Hundreds of browsers share one core here, unlike real ones: on the `ws` library's client
+ *  the storm's times measured that client's cost more than Usher's; docs/PERFORMANCE.md.) */
 function countingWebSocket(onRequest: () => void): WebSocketConstructor {
-  const Base = WebSocket as unknown as WebSocketConstructor;
-  return class CountingWebSocket extends Base {
+  return class CountingWebSocket extends LeanWebSocket {
     override send(data: string): void {
       if (data.startsWith(SESSION_REQUEST_PREFIX)) onRequest();
       super.send(data);
