@@ -2,7 +2,15 @@
 // be a deliberate change of this list (and of docs/PROTOCOL.md).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CloseCode, ERROR_CODES, ErrorCatalogue, isErrorCode, UsherError } from './errors.ts';
+import {
+  CloseCode,
+  ERROR_CODES,
+  ErrorCatalogue,
+  isErrorCode,
+  RetryClass,
+  retryClassOf,
+  UsherError,
+} from './errors.ts';
 
 const PINNED = [
   'BAD_JSON',
@@ -39,6 +47,49 @@ const PINNED = [
 
 test('the catalogue holds exactly the pinned codes', () => {
   assert.deepEqual([...ERROR_CODES].sort(), [...PINNED].sort());
+});
+
+// What a client does on each code is contract too: moving a code between classes changes every
+// client's behaviour (a permanent error retried forever, or a transient one ending a call).
+const PINNED_RETRY: Record<string, RetryClass> = {
+  BAD_JSON: 'never',
+  BAD_MESSAGE: 'never',
+  UNKNOWN_TYPE: 'never',
+  UNSUPPORTED_VERSION: 'never',
+  FRAME_TOO_LARGE: 'never',
+  NO_SERVER_AVAILABLE: 'backoff',
+  RATE_LIMITED: 'backoff',
+  TOO_MANY_IN_FLIGHT: 'backoff',
+  BAD_RESUME: 'backoff',
+  TICKET_INVALID: 'other-server',
+  TICKET_EXPIRED: 'backoff',
+  TICKET_REPLAYED: 'backoff',
+  TICKET_WRONG_SERVER: 'backoff',
+  TICKET_WRONG_ROOM: 'backoff',
+  NOT_JOINED: 'never',
+  ALREADY_JOINED: 'never',
+  PEER_NOT_FOUND: 'never',
+  ROOM_FULL: 'never',
+  SERVER_FULL: 'other-server',
+  SERVER_DRAINING: 'other-server',
+  JOIN_TIMEOUT: 'backoff',
+  IDLE_TIMEOUT: 'backoff',
+  SESSION_REPLACED: 'never',
+  UNAUTHORIZED: 'never',
+  FORBIDDEN_ORIGIN: 'never',
+  ID_IN_USE: 'backoff',
+  BAD_SERVER_URL: 'never',
+  NOT_REGISTERED: 'never',
+  NOT_FOUND: 'never',
+  INTERNAL: 'backoff',
+};
+
+test('every code has its pinned retry class', () => {
+  const actual = Object.fromEntries(ERROR_CODES.map((code) => [code, retryClassOf(code)]));
+  assert.deepEqual(actual, PINNED_RETRY);
+  const classes = new Set<string>(Object.values(RetryClass));
+  for (const code of ERROR_CODES) assert.ok(classes.has(ErrorCatalogue[code].retry), code);
+  assert.equal(new UsherError('SERVER_DRAINING').retry, 'other-server');
 });
 
 test('codes are UPPER_SNAKE, statuses are 4xx/5xx, close codes are standard or 4000-4999', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { analyzeStorm, roomSizes, seededRandom } from './analyze.ts';
-import type { ClientRecord } from './sim-session.ts';
+import type { ClientRecord } from './storm-client.ts';
 
 const T0 = 1_000_000;
 

@@ -1,7 +1,7 @@
 // Turns the simulated clients' records into the storm's verdict: detection and rejoin
 // times, lost sessions, split rooms, false failovers and the broker request peak per 100 ms.
 import { quantileOf } from '../lib/histogram.ts';
-import type { ClientRecord, FailoverRecord } from './sim-session.ts';
+import type { ClientRecord, FailoverRecord } from './storm-client.ts';
 
 export interface Spread {
   n: number;

@@ -1,5 +1,5 @@
 // The browser WebSocket API (the slice the SDK uses) on top of the lean client, so the
-// storm's simulated browsers run the SDK's own broker and media connection code cheaply.
+// storm's browsers run the SDK's real session cheaply.
 import type { WebSocketLike } from '../../web/sdk/websocket.ts';
 import { LeanWs } from '../lib/lean-ws.ts';
 

@@ -1,5 +1,5 @@
 // IPC between the storm orchestrator and its client processes.
-import type { ClientRecord } from './sim-session.ts';
+import type { ClientRecord } from './storm-client.ts';
 
 export interface StartMessage {
   type: 'start';

@@ -7,7 +7,7 @@ import type { Managed, ProcessGroup } from '../lib/processes.ts';
 import { health, startUsherStack, type UsherStack } from '../orchestrate/servers.ts';
 import { analyzeStorm, roomSizes, type StormVerdict, seededRandom } from './analyze.ts';
 import type { FromClients, ReportMessage, StatusMessage, ToClients } from './messages.ts';
-import type { ClientRecord } from './sim-session.ts';
+import type { ClientRecord } from './storm-client.ts';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 

@@ -1,10 +1,9 @@
-// Storm client process: hosts a share of the simulated browsers, joins them at a paced
-// rate, answers status polls and hands over every client's record when asked.
+// Storm client process: hosts a share of the browsers (real SDK sessions, fake RTC), joins them
+// at a paced rate, answers status polls and hands over every client's record when asked.
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../web/sdk/clock.ts';
-import { JitterBackoffPolicy } from '../../web/sdk/reconnect-policy.ts';
 import type { FromClients, StartMessage, ToClients } from './messages.ts';
-import { SimSession } from './sim-session.ts';
+import { StormClient } from './storm-client.ts';
 
 // Sub-millisecond epoch time, comparable across the bench's processes.
 const clock: Clock = {
@@ -13,7 +12,7 @@ const clock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-const sessions: SimSession[] = [];
+const sessions: StormClient[] = [];
 const requestTimes: number[] = [];
 let failedFirstJoins = 0;
 const MAX_REQUEST_TIMES = 1_000_000;
@@ -22,28 +21,22 @@ function send(message: FromClients): void {
   process.send?.(message);
 }
 
-async function firstJoin(session: SimSession): Promise<void> {
-  const policy = new JitterBackoffPolicy();
-  for (let attempt = 0; attempt < 10; attempt += 1) {
-    try {
-      await session.join();
-      return;
-    } catch {
-      if (session.record.state === 'closed') return;
-      await new Promise((resolve) => setTimeout(resolve, policy.windowMs(attempt)));
-    }
+/** The SDK retries a transient failure itself until its policy gives up: a rejection is final. */
+async function firstJoin(session: StormClient): Promise<void> {
+  try {
+    await session.join();
+  } catch {
+    if (session.record.state !== 'closed') failedFirstJoins += 1;
   }
-  failedFirstJoins += 1;
 }
 
 function start(message: StartMessage): void {
   const gapMs = 1000 / message.rampPerSecond;
   message.clients.forEach((client, position) => {
-    const session = new SimSession({
+    const session = new StormClient({
       index: client.index,
       brokerUrl: message.brokerUrl,
       room: client.room,
-      policy: new JitterBackoffPolicy(),
       clock,
       onBrokerRequest: (at) => {
         if (requestTimes.length < MAX_REQUEST_TIMES) requestTimes.push(at);

@@ -97,11 +97,15 @@ export function renderProtocolReference(): string {
     '',
     '### Error codes',
     '',
-    '| code | HTTP status | WebSocket close | meaning |',
-    '|---|---|---|---|',
+    'Retry: `never` = permanent, do not send the same request again; `backoff` = send it again',
+    'after a jittered delay (no sooner than `retryAfterMs` when given); `other-server` = exclude',
+    'the server that answered and ask the broker again.',
+    '',
+    '| code | HTTP status | WebSocket close | retry | meaning |',
+    '|---|---|---|---|---|',
     ...Object.entries(ErrorCatalogue).map(
       ([code, spec]) =>
-        `| \`${code}\` | ${spec.status} | ${spec.close ?? '— (connection stays open)'} | ${spec.message} |`,
+        `| \`${code}\` | ${spec.status} | ${spec.close ?? '— (connection stays open)'} | ${spec.retry} | ${spec.message} |`,
     ),
     '',
     END,

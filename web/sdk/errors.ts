@@ -1,6 +1,6 @@
 // The one error class the SDK throws and emits: either a catalogue code a server sent
 // (shared/errors.ts) or a client-side code for failures that never got a server's answer.
-import { type ErrorCode, isErrorCode } from '../../shared/errors.ts';
+import { type ErrorCode, isErrorCode, type RetryClass, retryClassOf } from '../../shared/errors.ts';
 import type { ErrorMessage } from '../../shared/protocol/common.ts';
 
 /** Codes the client raises itself; disjoint from the wire catalogue. */
@@ -25,20 +25,23 @@ export const ClientErrorCode = {
 export type ClientErrorCode = keyof typeof ClientErrorCode;
 export type UsherClientErrorCode = ErrorCode | ClientErrorCode;
 
-/** Codes after which retrying the same request cannot help. */
-const FATAL: ReadonlySet<UsherClientErrorCode> = new Set<UsherClientErrorCode>([
-  'BAD_JSON',
-  'BAD_MESSAGE',
-  'UNKNOWN_TYPE',
-  'UNSUPPORTED_VERSION',
-  'FRAME_TOO_LARGE',
-  'FORBIDDEN_ORIGIN',
-  'ROOM_FULL',
-  'SESSION_REPLACED',
-  'ABORTED',
-  'GAVE_UP',
-  'INVALID_STATE',
-]);
+/** What to do after each client-side code, in the catalogue's terms (shared/errors.ts). A TIMEOUT
+ *  names no server when the broker was the one not answering: then it is a plain backoff. */
+const CLIENT_RETRY: Readonly<Record<ClientErrorCode, RetryClass>> = {
+  BROKER_UNREACHABLE: 'backoff',
+  MEDIA_UNREACHABLE: 'other-server',
+  TIMEOUT: 'other-server',
+  BAD_REPLY: 'backoff',
+  SAME_SERVER: 'backoff',
+  ABORTED: 'never',
+  GAVE_UP: 'never',
+  INVALID_STATE: 'never',
+};
+
+/** The retry class of any code the SDK raises or receives. */
+export function retryClassOfClientCode(code: UsherClientErrorCode): RetryClass {
+  return isErrorCode(code) ? retryClassOf(code) : CLIENT_RETRY[code];
+}
 
 export class UsherClientError extends Error {
   readonly code: UsherClientErrorCode;
@@ -59,9 +62,14 @@ export class UsherClientError extends Error {
     this.closeCode = options?.closeCode;
   }
 
+  /** What a client must do about this error (shared/errors.ts's retry classes). */
+  get retry(): RetryClass {
+    return retryClassOfClientCode(this.code);
+  }
+
   /** Whether the same operation may succeed later (false for client bugs, refusals, give-up). */
   get retryable(): boolean {
-    return !FATAL.has(this.code);
+    return this.retry !== 'never';
   }
 
   static fromWire(msg: Pick<ErrorMessage, 'code' | 'message' | 'retryAfterMs'>): UsherClientError {
@@ -102,9 +110,15 @@ export class UsherClientError extends Error {
     return new UsherClientError('ABORTED', 'the session was left');
   }
 
-  static gaveUp(elapsedMs: number, cause?: unknown): UsherClientError {
-    return new UsherClientError('GAVE_UP', `gave up reconnecting after ${Math.round(elapsedMs)} ms`, {
-      cause,
+  /** The reconnect policy gave up; the message names the last failure, so the app can say why. */
+  static gaveUp(
+    what: 'joining' | 'reconnecting',
+    elapsedMs: number,
+    last?: UsherClientError,
+  ): UsherClientError {
+    const why = last === undefined ? '' : `; last error ${last.code}: ${last.message}`;
+    return new UsherClientError('GAVE_UP', `gave up ${what} after ${Math.round(elapsedMs)} ms${why}`, {
+      cause: last,
     });
   }
 

@@ -1,9 +1,17 @@
 // Public API of the Usher browser SDK: the session state machine and the pieces it is made
 // of (for apps that want their own policy, transport or UI), with their event and data types.
+
+export type { RetryClass } from '../../shared/errors.ts';
 export { BrokerClient, type BrokerClientOptions, type SessionRequestInput } from './broker-client.ts';
+export { BrokerPool, type BrokerPoolOptions } from './broker-pool.ts';
 export { type Clock, systemClock } from './clock.ts';
 export { Emitter, type EventMap } from './emitter.ts';
-export { ClientErrorCode, UsherClientError, type UsherClientErrorCode } from './errors.ts';
+export {
+  ClientErrorCode,
+  retryClassOfClientCode,
+  UsherClientError,
+  type UsherClientErrorCode,
+} from './errors.ts';
 export type { IceRestartRecord } from './ice-restart.ts';
 export {
   type LostEvent,
@@ -20,6 +28,7 @@ export {
   type ReconnectContext,
   type ReconnectPolicy,
 } from './reconnect-policy.ts';
+export type { RejoinKind, RetryingEvent } from './rejoin.ts';
 export {
   type FailoverRecord,
   type FailoverStart,

@@ -1,5 +1,6 @@
 // One connection to a media server: join with the ticket, then a ping loop that measures
 // RTT and declares the server lost (no pong in time, socket closed, or `migrate`); relays signaling.
+import { assertNever } from '../../shared/assert-never.ts';
 import type { ErrorMessage } from '../../shared/protocol/common.ts';
 import type {
   Joined,
@@ -200,7 +201,7 @@ export class MediaConnection extends Emitter<MediaConnectionEvents> {
       case 'joined':
         return; // Only the first one means anything.
       default:
-        assertNever(msg);
+        assertNever(msg, 'media server message');
     }
   }
 
@@ -288,8 +289,4 @@ export class MediaConnection extends Emitter<MediaConnectionEvents> {
     if (this.#socket !== null) discardSocket(this.#socket, 1000);
     this.#socket = null;
   }
-}
-
-function assertNever(value: never): never {
-  throw new TypeError(`unhandled message ${JSON.stringify(value)}`);
 }

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import type { PeerInfo } from '../../shared/protocol/media.ts';
 import type { UsherClientError } from './errors.ts';
 import type { ReconnectPolicy } from './reconnect-policy.ts';
+import type { RetryingEvent } from './rejoin.ts';
 import { type FailoverRecord, type SessionState, UsherSession, type UsherSessionOptions } from './session.ts';
 import { fakeRtc } from './testing/fake-rtc.ts';
 import {
@@ -128,18 +129,23 @@ describe('UsherSession', () => {
     assert.equal(warnings[0]?.code, 'MEDIA_UNREACHABLE');
   });
 
-  test('join: a broker error is not retried; state goes back to idle', async (t) => {
+  test('join: a permanent broker error is not retried; state goes back to idle', async (t) => {
     const broker = await brokerServer(t, (msg) => ({
       type: 'error',
       v: 1,
       id: msg.id,
-      code: 'NO_SERVER_AVAILABLE',
-      message: 'none',
+      code: 'UNSUPPORTED_VERSION',
+      message: 'v1 only',
+      supported: [1],
     }));
-    const { s } = session(t, broker);
-    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'NO_SERVER_AVAILABLE');
+    const { s, warnings } = session(t, broker);
+    const retries: RetryingEvent[] = [];
+    s.on('retrying', (event) => retries.push(event));
+    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'UNSUPPORTED_VERSION');
     assert.equal(s.state, 'idle');
     assert.equal(requests(broker).length, 1);
+    assert.deepEqual(retries, []);
+    assert.deepEqual(warnings, []);
   });
 
   test('join: broker request, then the media server; state idle → requesting → connecting → joined', async (t) => {
@@ -393,15 +399,15 @@ describe('UsherSession', () => {
     assert.equal(requests(broker).length, 1, 'no failover request');
   });
 
-  test('a refused join rejects, returns to idle, and can be retried', async (t) => {
+  test('a refused join rejects, returns to idle, and can be called again', async (t) => {
     const m1 = await media(t, 'm1');
     const broker = await brokerServer(t, (msg, n) =>
       n === 1
-        ? { type: 'error', v: 1, id: msg.id, code: 'NO_SERVER_AVAILABLE', message: 'none' }
+        ? { type: 'error', v: 1, id: msg.id, code: 'ROOM_FULL', message: 'room is full' }
         : assignment(msg, { id: 'm1', url: m1.server.url }),
     );
     const { s } = session(t, broker);
-    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'NO_SERVER_AVAILABLE');
+    await assert.rejects(s.join(), (error: UsherClientError) => error.code === 'ROOM_FULL');
     assert.equal(s.state, 'idle');
     await s.join();
     assert.equal(s.state, 'joined');

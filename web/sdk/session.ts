@@ -1,10 +1,11 @@
-// UsherSession: the client's state machine. join() asks the broker, connects to the
-// assigned media server and runs the call; when that server is lost it asks the broker again
-// (excluding the dead server, resuming the same peer id) and the mesh ICE-restarts.
+// UsherSession: the client's state machine. join() gets the session into its room (rejoin.ts:
+// broker, then the assigned media server, retried per error class and policy) and runs the call;
+// when that server is lost the same loop asks again (excluding the dead server, resuming the same
+// peer id) and the mesh ICE-restarts.
 import { CloseCode } from '../../shared/errors.ts';
 import type { SessionAssigned } from '../../shared/protocol/broker.ts';
-import { BrokerClient, EXCLUDE_MAX } from './broker-client.ts';
-import { type Clock, sleep, systemClock } from './clock.ts';
+import { BrokerPool, type BrokerPoolOptions } from './broker-pool.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { Emitter } from './emitter.ts';
 import { UsherClientError } from './errors.ts';
 import type { IceRestartRecord } from './ice-restart.ts';
@@ -12,6 +13,7 @@ import { type LostEvent, MediaConnection } from './media-connection.ts';
 import { PeerMesh, type PeerSummary } from './peer-mesh.ts';
 import type { PeerMediaStats } from './peer-stats.ts';
 import { JitterBackoffPolicy, type ReconnectPolicy } from './reconnect-policy.ts';
+import { Rejoin, type RejoinContext, type RejoinStart, type RetryingEvent } from './rejoin.ts';
 import type { WebSocketConstructor } from './websocket.ts';
 
 export type SessionState = 'idle' | 'requesting' | 'connecting' | 'joined' | 'reconnecting' | 'closed';
@@ -49,6 +51,9 @@ export type SessionEvents = {
   joined: (info: JoinInfo) => void;
   'failover-start': (event: FailoverStart) => void;
   failover: (record: FailoverRecord) => void;
+  /** Waiting before the next attempt to get into the room (first join or failover): the app can
+   *  show "waiting for a server, retrying in N s"; leave() cancels. */
+  retrying: (event: RetryingEvent) => void;
   rtt: (ms: number) => void;
   peers: (peers: PeerSummary[]) => void;
   track: (peerId: string, stream: MediaStream) => void;
@@ -57,13 +62,17 @@ export type SessionEvents = {
   'ice-restart': (record: IceRestartRecord) => void;
   /** Something went wrong but the session goes on (a failed attempt, a refused signal). */
   warning: (error: UsherClientError) => void;
-  /** The session ended because of this error (state is 'closed'). */
+  /** The session ended because of this error (state is 'closed'): a permanent error, SESSION_REPLACED,
+   *  or GAVE_UP after a failover (its message names the last error). A failed join() rejects instead. */
   error: (error: UsherClientError) => void;
 };
 
 export interface UsherSessionOptions {
-  /** ws(s)://broker/v1/session */
-  brokerUrl: string;
+  /** ws(s)://broker/v1/session; tried first when brokerUrls is given too. */
+  brokerUrl?: string;
+  /** Brokers tried in order: one that cannot be reached or does not answer in time hands the
+   *  next attempt to the next URL (wrapping around). */
+  brokerUrls?: readonly string[];
   room: string;
   name?: string;
   /** Camera/mic to send to every peer; null for receive-only. */
@@ -78,9 +87,16 @@ export interface UsherSessionOptions {
   brokerTimeoutMs?: number;
 }
 
-/** Errors of a connection attempt that make its server worth excluding from the next request. */
-const SERVER_FAULTS = new Set(['MEDIA_UNREACHABLE', 'TIMEOUT', 'SERVER_DRAINING', 'SERVER_FULL']);
 const MAX_FAILOVER_RECORDS = 100;
+
+/** brokerUrl first, then brokerUrls, each once. */
+function brokerUrlsOf(options: UsherSessionOptions): string[] {
+  const urls = [
+    ...(options.brokerUrl === undefined ? [] : [options.brokerUrl]),
+    ...(options.brokerUrls ?? []),
+  ];
+  return [...new Set(urls)];
+}
 
 export class UsherSession extends Emitter<SessionEvents> {
   readonly room: string;
@@ -88,7 +104,7 @@ export class UsherSession extends Emitter<SessionEvents> {
   readonly #options: UsherSessionOptions;
   readonly #clock: Clock;
   readonly #policy: ReconnectPolicy;
-  readonly #broker: BrokerClient;
+  readonly #brokers: BrokerPool;
   readonly #mesh: PeerMesh;
   readonly #failovers: FailoverRecord[] = [];
   readonly #stop = new AbortController();
@@ -108,13 +124,10 @@ export class UsherSession extends Emitter<SessionEvents> {
     this.name = options.name;
     this.#clock = options.clock ?? systemClock;
     this.#policy = options.reconnectPolicy ?? new JitterBackoffPolicy();
-    const brokerOptions: ConstructorParameters<typeof BrokerClient>[0] = {
-      url: options.brokerUrl,
-      clock: this.#clock,
-    };
+    const brokerOptions: BrokerPoolOptions = { urls: brokerUrlsOf(options), clock: this.#clock };
     if (options.WebSocket !== undefined) brokerOptions.WebSocket = options.WebSocket;
     if (options.brokerTimeoutMs !== undefined) brokerOptions.requestTimeoutMs = options.brokerTimeoutMs;
-    this.#broker = new BrokerClient(brokerOptions);
+    this.#brokers = new BrokerPool(brokerOptions);
     const meshOptions: ConstructorParameters<typeof PeerMesh>[0] = {
       signal: (to, data) => this.#conn?.signal(to, data) ?? false,
       localStream: options.localStream ?? null,
@@ -180,52 +193,26 @@ export class UsherSession extends Emitter<SessionEvents> {
     return this.#mesh.iceRestarts();
   }
 
-  /** Ask the broker for a server and join the room there. Rejects with an UsherClientError
-   *  (state back to 'idle', so join may be called again) unless left meanwhile.
-   *  An assigned server that does not answer (frozen or dead before the broker noticed) is
-   *  excluded and the broker asked again, with the same jittered backoff as a failover. */
+  /** Ask the broker for a server and join the room there. Transient failures are retried with
+   *  the policy's jittered backoff (a `retrying` event before each wait): the broker's
+   *  NO_SERVER_AVAILABLE, RATE_LIMITED (no sooner than its retryAfterMs), INTERNAL, an unreachable
+   *  or silent broker (next broker URL), and an assigned server that does not answer (excluded).
+   *  Rejects with a permanent error, GAVE_UP (the policy's give-up, naming the last error) or
+   *  ABORTED (left meanwhile); after a rejection other than ABORTED the state is back to 'idle',
+   *  so join may be called again. */
   async join(): Promise<void> {
     if (this.#state !== 'idle') {
       throw new UsherClientError('INVALID_STATE', `join() in state ${this.#state}`);
     }
-    const startedAt = this.#clock.now();
-    const exclude: string[] = [];
-    for (let attempt = 0; ; attempt += 1) {
-      this.#setState('requesting');
-      let assigned: SessionAssigned | null = null;
-      try {
-        const request: Parameters<BrokerClient['request']>[0] = { room: this.room };
-        if (this.name !== undefined) request.name = this.name;
-        if (exclude.length > 0) request.exclude = [...exclude];
-        assigned = await this.#broker.request(request);
-        if (this.#isClosed()) throw UsherClientError.aborted();
-        if (exclude.includes(assigned.server.id)) throw UsherClientError.sameServer(assigned.server.id);
-        this.#setState('connecting');
-        await this.#connect(assigned);
-        this.#setState('joined');
-        this.#emitJoined();
-        return;
-      } catch (error) {
-        const failure = UsherClientError.from(error);
-        const failed = assigned?.server.id;
-        const serverFault = failed !== undefined && SERVER_FAULTS.has(failure.code);
-        const delay = serverFault
-          ? this.#policy.nextRetryDelayMs({
-              attempt,
-              elapsedMs: this.#clock.now() - startedAt,
-              reason: failure.code,
-            })
-          : null;
-        if (this.#isClosed() || delay === null || failed === undefined || exclude.length >= EXCLUDE_MAX) {
-          if (!this.#isClosed()) this.#setState('idle');
-          throw failure;
-        }
-        if (!exclude.includes(failed)) exclude.push(failed);
-        this.emit('warning', failure);
-        await sleep(this.#clock, Math.max(delay, failure.retryAfterMs ?? 0), this.#stop.signal);
-        if (this.#isClosed()) throw UsherClientError.aborted();
-      }
+    this.#setState('requesting');
+    try {
+      await this.#rejoin({ kind: 'join', exclude: [], startedAt: this.#clock.now(), firstReason: null });
+    } catch (error) {
+      if (!this.#isClosed()) this.#setState('idle');
+      throw error;
     }
+    this.#setState('joined');
+    this.#emitJoined();
   }
 
   /** Say goodbye to the room and release everything; the session cannot be reused. */
@@ -311,62 +298,56 @@ export class UsherSession extends Emitter<SessionEvents> {
       lastPongAt: lost.lastPongAt,
       detectedAt: lost.detectedAt,
     });
-    const exclude = [from];
-    let reason: string = lost.reason;
-    let retryAfterMs = 0;
-    let lastError: UsherClientError | undefined;
-    for (let attempt = 0; ; attempt += 1) {
-      const elapsedMs = this.#clock.now() - lost.detectedAt;
-      const delay = this.#policy.nextRetryDelayMs({ attempt, elapsedMs, reason });
-      if (delay === null) {
-        this.#fail(UsherClientError.gaveUp(elapsedMs, lastError));
-        return;
-      }
-      await sleep(this.#clock, Math.max(delay, retryAfterMs), this.#stop.signal);
-      if (this.#state !== 'reconnecting') return;
-      let assigned: SessionAssigned | null = null;
-      try {
-        const request: Parameters<BrokerClient['request']>[0] = { room: this.room, exclude };
-        if (this.name !== undefined) request.name = this.name;
-        if (this.#resume !== null) request.resume = this.#resume;
-        assigned = await this.#broker.request(request);
-        if (this.#state !== 'reconnecting') return;
-        if (exclude.includes(assigned.server.id)) throw UsherClientError.sameServer(assigned.server.id);
-        await this.#connect(assigned);
-        const record: FailoverRecord = {
-          from,
-          to: assigned.server.id,
-          reason: lost.reason,
-          lostAt: lost.lastPongAt,
-          detectedAt: lost.detectedAt,
-          rejoinedAt: this.#clock.now(),
-        };
-        this.#failovers.push(record);
-        if (this.#failovers.length > MAX_FAILOVER_RECORDS) this.#failovers.shift();
-        this.#setState('joined');
-        this.#emitJoined();
-        this.emit('failover', { ...record });
-        return;
-      } catch (error) {
-        if (this.#state !== 'reconnecting') return;
-        const failure = UsherClientError.from(error);
-        lastError = failure;
-        reason = failure.code;
-        retryAfterMs = failure.retryAfterMs ?? 0;
-        if (!failure.retryable) {
-          this.#fail(failure);
-          return;
-        }
-        // The proof no longer holds (older than the broker's resume window, or signed under a
-        // retired key): come back as a new peer.
-        if (failure.code === 'BAD_RESUME') this.#resume = null;
-        const failed = assigned?.server.id;
-        if (failed !== undefined && SERVER_FAULTS.has(failure.code) && !exclude.includes(failed)) {
-          if (exclude.length < EXCLUDE_MAX) exclude.push(failed);
-        }
-        this.emit('warning', failure);
-      }
+    let assigned: SessionAssigned;
+    try {
+      assigned = await this.#rejoin({
+        kind: 'failover',
+        exclude: [from],
+        startedAt: lost.detectedAt,
+        firstReason: lost.reason,
+      });
+    } catch (error) {
+      this.#fail(UsherClientError.from(error));
+      return;
     }
+    const record: FailoverRecord = {
+      from,
+      to: assigned.server.id,
+      reason: lost.reason,
+      lostAt: lost.lastPongAt,
+      detectedAt: lost.detectedAt,
+      rejoinedAt: this.#clock.now(),
+    };
+    this.#failovers.push(record);
+    if (this.#failovers.length > MAX_FAILOVER_RECORDS) this.#failovers.shift();
+    this.#setState('joined');
+    this.#emitJoined();
+    this.emit('failover', { ...record });
+  }
+
+  /** The one loop of the first join and of every failover. */
+  #rejoin(start: RejoinStart): Promise<SessionAssigned> {
+    const request: RejoinContext['request'] =
+      this.name === undefined ? { room: this.room } : { room: this.room, name: this.name };
+    const ctx: RejoinContext = {
+      clock: this.#clock,
+      policy: this.#policy,
+      brokers: this.#brokers,
+      signal: this.#stop.signal,
+      request,
+      resumeProof: () => this.#resume,
+      dropResumeProof: () => {
+        this.#resume = null;
+      },
+      connect: (assigned) => this.#connect(assigned),
+      // A first join shows its steps; a failover stays 'reconnecting' until it is back.
+      step: (step) => {
+        if (start.kind === 'join') this.#setState(step);
+      },
+      retrying: (event) => this.emit('retrying', event),
+      warning: (error) => this.emit('warning', error),
+    };
+    return new Rejoin(ctx, start).run();
   }
 
   #emitJoined(): void {
@@ -394,7 +375,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     this.#opening = null;
     this.#conn?.close();
     this.#conn = null;
-    this.#broker.close();
+    this.#brokers.close();
     this.#mesh.close();
   }
 
