@@ -81,13 +81,10 @@ const BENCH_SEAMS = [
   'server/broker/sessions.ts',
   'server/common/tickets.ts',
   'server/common/turn.ts',
-  // The storm's simulated browsers are built from the SDK's parts.
-  'shared/protocol/broker.ts',
-  'web/sdk/broker-client.ts',
+  // The storm's simulated browsers are the SDK's real UsherSession (public) on its fake RTC
+  // (no media), with the clock and WebSocket types of its seams.
+  'web/sdk/testing/fake-rtc.ts',
   'web/sdk/clock.ts',
-  'web/sdk/errors.ts',
-  'web/sdk/media-connection.ts',
-  'web/sdk/reconnect-policy.ts',
   'web/sdk/websocket.ts',
 ];
 

@@ -1,11 +1,14 @@
 // One browser in the storm: the SDK's real UsherSession (broker request, ping loop, the rejoin
 // loop with its backoff, the peer mesh's signaling and ICE restarts) with the SDK's fake
 // RTCPeerConnection and no media; its events are written down as the record the verdict reads.
-import type { Clock } from '../../web/sdk/clock.ts';
-import { UsherClientError } from '../../web/sdk/errors.ts';
-import { type SessionState, UsherSession } from '../../web/sdk/session.ts';
+import {
+  type Clock,
+  type SessionState,
+  UsherClientError,
+  UsherSession,
+  type WebSocketConstructor,
+} from '../../web/sdk/index.ts';
 import { fakeRtc } from '../../web/sdk/testing/fake-rtc.ts';
-import type { WebSocketConstructor } from '../../web/sdk/websocket.ts';
 import { LeanWebSocket } from './lean-websocket.ts';
 
 export interface FailoverRecord {
