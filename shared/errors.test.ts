@@ -35,6 +35,16 @@ const PINNED = [
   'NOT_REGISTERED',
   'NOT_FOUND',
   'INTERNAL',
+  'TOKEN_MISSING',
+  'TOKEN_MALFORMED',
+  'TOKEN_EXPIRED',
+  'TOKEN_INVALID',
+  'TOKEN_WRONG_ROOM',
+  'TOKEN_FORBIDDEN',
+  'WEBHOOK_INVALID',
+  'WEBHOOK_BODY_MISMATCH',
+  'WEBHOOK_STALE',
+  'WEBHOOK_REPLAYED',
 ];
 
 test('the catalogue holds exactly the pinned codes', () => {
