@@ -12,6 +12,7 @@ import {
   type WebhookEvent,
 } from '../../shared/protocol/webhooks.ts';
 import { waitUntil } from '../../shared/testing-wait.ts';
+import { UsherConfigError } from '../common/config-error.ts';
 import { signJoinToken } from '../common/join-token.ts';
 import { MemoryReplayGuard, verifyWebhook } from '../sdk/index.ts';
 import { captureLogger } from './test-support.ts';
@@ -369,8 +370,15 @@ describe('WebhookDispatcher', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(calls.length, count, 'nothing sent after close');
     assert.throws(
-      () => new WebhookDispatcher({ ...(hooks as unknown as WebhookDispatcherOptions), urls: ['ftp://x'] }),
-      TypeError,
+      () =>
+        new WebhookDispatcher({
+          urls: ['ftp://x'],
+          key: KEY,
+          once: new MemoryWebhookOnceStore(),
+          counter: createWebhookCounter(new Registry()),
+          logger: captureLogger().logger,
+        }),
+      UsherConfigError,
     );
   });
 });

@@ -39,6 +39,7 @@ import {
   type WebhookEvent,
 } from '../../shared/protocol/webhooks.ts';
 import { signHs256 } from '../common/compact-jws.ts';
+import { UsherConfigError } from '../common/config-error.ts';
 import type { ApiKey } from '../common/join-token.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomId } from '../common/tickets.ts';
@@ -159,7 +160,8 @@ export class WebhookDispatcher {
 
   constructor(options: WebhookDispatcherOptions) {
     for (const url of options.urls) {
-      if (!/^https?:\/\//.test(url)) throw new TypeError('webhook URLs must be http:// or https://');
+      if (!/^https?:\/\//.test(url))
+        throw new UsherConfigError('webhook URLs must start with http:// or https://');
     }
     this.urls = [...options.urls];
     this.key = options.key;
