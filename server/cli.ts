@@ -3,6 +3,7 @@
 import { brokerHelp, runBroker } from './cli/broker-command.ts';
 import { mediaHelp, runMedia } from './cli/media-command.ts';
 import { runStack, stackHelp } from './cli/stack-command.ts';
+import { runToken, tokenHelp } from './cli/token-command.ts';
 import { UsherConfigError } from './common/config-error.ts';
 
 const USAGE = `usher — session broker for browser WebRTC apps
@@ -14,6 +15,7 @@ Commands:
   media    run one media/signaling server that registers with a broker
   stack    run the local stack: broker on :8080 + 3 media servers, each its own process
   bench    measure the broker against the runtime limit and Colyseus; failover storms
+  token    print a join token signed with a key from USHER_API_KEYS
 
 Run \`usher <command> --help\` for a command's options.
 `;
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, Command> = {
   broker: { help: () => brokerHelp, run: runBroker },
   media: { help: () => mediaHelp, run: runMedia },
   stack: { help: () => stackHelp, run: runStack },
+  token: { help: () => tokenHelp, run: runToken },
   bench: {
     help: async () => (await loadBench()).benchHelp,
     run: async (argv, env) => (await loadBench()).runBench(argv, env),

@@ -122,6 +122,28 @@ export const ErrorCatalogue = {
   ),
   NOT_FOUND: spec(404, null, NEVER, 'not found'),
   INTERNAL: spec(500, CloseCode.INTERNAL_ERROR, BACKOFF, 'internal error'),
+  // Admission: join tokens
+  TOKEN_MISSING: spec(401, null, NEVER, 'a join token from the application is required'),
+  TOKEN_MALFORMED: spec(401, null, NEVER, 'join token is not a compact JWS with the documented claims'),
+  TOKEN_EXPIRED: spec(
+    401,
+    null,
+    NEVER,
+    'join token has expired or is not valid yet; ask the application for a new one',
+  ),
+  TOKEN_INVALID: spec(401, null, NEVER, 'join token signature, algorithm, type or key id is not valid'),
+  TOKEN_WRONG_ROOM: spec(403, null, NEVER, 'join token was issued for another room'),
+  TOKEN_FORBIDDEN: spec(403, null, NEVER, 'join token does not grant this action'),
+  // Admission: webhooks (what verifyWebhook throws in the application's backend)
+  WEBHOOK_INVALID: spec(
+    401,
+    null,
+    NEVER,
+    'webhook Authorization is missing, malformed or not signed by a known API key',
+  ),
+  WEBHOOK_BODY_MISMATCH: spec(401, null, NEVER, 'webhook body does not match the sha256 in its signature'),
+  WEBHOOK_STALE: spec(401, null, NEVER, 'webhook signature is outside the accepted time window'),
+  WEBHOOK_REPLAYED: spec(409, null, NEVER, 'webhook event id was already received'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

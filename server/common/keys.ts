@@ -34,25 +34,7 @@ export function parseSecret(raw: string | undefined, envName = 'USHER_SECRET'): 
         "Generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"",
     );
   }
-  const parts = raw
-    .split(',')
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0);
-  const keys: SecretKey[] = parts.map((part) => {
-    const colon = part.indexOf(':');
-    const hasKid = colon > 0 && /^[A-Za-z0-9._-]{1,32}$/.test(part.slice(0, colon));
-    const kid = hasKid ? part.slice(0, colon) : defaultKid(part);
-    const secret = hasKid ? part.slice(colon + 1) : part;
-    if (secret.length < MIN_SECRET_LENGTH) {
-      throw new UsherConfigError(`${envName}: key "${kid}" is shorter than ${MIN_SECRET_LENGTH} characters`);
-    }
-    return { kid, secret };
-  });
-  const seen = new Set<string>();
-  for (const key of keys) {
-    if (seen.has(key.kid)) throw new UsherConfigError(`${envName}: key id "${key.kid}" appears twice`);
-    seen.add(key.kid);
-  }
+  const keys = parseKeyList(raw, envName);
   const byKid = new Map(keys.map((key) => [key.kid, key.secret]));
   // purpose → kid → key: looked up on every ticket, so no string keys built per call.
   const cache = new Map<KeyPurpose, Map<string, Uint8Array>>();
@@ -75,6 +57,47 @@ export function parseSecret(raw: string | undefined, envName = 'USHER_SECRET'): 
     },
   };
 }
+
+/**
+ * The `kid:secret,kid2:secret2` list of a rotation env variable, first key first. Without
+ * `requireKid` a part that is a bare secret gets a kid derived from its hash. Throws
+ * UsherConfigError naming the key id, never the secret.
+ */
+export function parseKeyList(
+  raw: string,
+  envName: string,
+  options: { requireKid?: boolean; minSecretLength?: number } = {},
+): SecretKey[] {
+  const minLength = options.minSecretLength ?? MIN_SECRET_LENGTH;
+  const parts = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+  const keys: SecretKey[] = parts.map((part, index) => {
+    const colon = part.indexOf(':');
+    const hasKid = colon > 0 && KID_PATTERN.test(part.slice(0, colon));
+    if (!hasKid && options.requireKid === true) {
+      throw new UsherConfigError(
+        `${envName}: entry ${index + 1} is not "keyId:secret" (key ids: 1-32 of A-Z a-z 0-9 . _ -)`,
+      );
+    }
+    const kid = hasKid ? part.slice(0, colon) : defaultKid(part);
+    const secret = hasKid ? part.slice(colon + 1) : part;
+    if (secret.length < minLength) {
+      throw new UsherConfigError(`${envName}: key "${kid}" is shorter than ${minLength} characters`);
+    }
+    return { kid, secret };
+  });
+  if (keys.length === 0) throw new UsherConfigError(`${envName} lists no key`);
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (seen.has(key.kid)) throw new UsherConfigError(`${envName}: key id "${key.kid}" appears twice`);
+    seen.add(key.kid);
+  }
+  return keys;
+}
+
+const KID_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
 
 function defaultKid(secret: string): string {
   return `k${createHash('sha256').update(secret).digest('hex').slice(0, 8)}`;
