@@ -9,12 +9,13 @@ import fastJsonStringify from 'fast-json-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { createDecoder } from '../../shared/codec.ts';
-import { UsherError } from '../../shared/errors.ts';
+import { CloseCode, UsherError } from '../../shared/errors.ts';
 import { BrokerInbound, SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import { clientAddress } from './client-address.ts';
+import { ConnectionCounter, type ConnectionLimitHit } from './connection-limits.ts';
 import { RequestError, sendError } from './http-errors.ts';
 import { budgetHook } from './http-guards.ts';
 import type { IpBudget } from './ip-budget.ts';
@@ -22,6 +23,8 @@ import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
 import { SessionSocket, type SessionSocketContext } from './session-socket.ts';
 import type { SessionService } from './sessions.ts';
+import type { UpgradeRefusal } from './upgrades.ts';
+import { closeSocket } from './ws-util.ts';
 
 /**
  * ws reads frames up to this size on `/v1/session` and the socket answers those over its 4 KiB
@@ -49,10 +52,16 @@ export interface SessionRoutesOptions {
   budget: IpBudget | undefined;
   /** Frame rate limit of one WebSocket; undefined ⇒ unlimited. */
   socketLimit: RateLimitOptions | undefined;
+  /** Open session sockets per address and in total. */
+  connections: ConnectionCounter;
+  /** A socket that has made no request for this long is closed with IDLE_TIMEOUT; 0 ⇒ never. */
+  idleTimeoutMs: number;
 }
 
 export interface SessionRoutes {
-  /** Serves one upgraded `/v1/session` socket (the upgrade router checked Host and Origin). */
+  /** The connection limits' refusal of a `/v1/session` upgrade, before its handshake. */
+  refusal(request: IncomingMessage): UpgradeRefusal | undefined;
+  /** Serves one upgraded `/v1/session` socket (the upgrade router checked Host, Origin and limits). */
   acceptSocket(socket: WebSocket, request: IncomingMessage): void;
   stop(): void;
 }
@@ -62,7 +71,7 @@ export interface SessionRoutes {
  * the WebSocket itself is handed to `acceptSocket` by the broker's upgrade router.
  */
 export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): SessionRoutes {
-  const { sessions, metrics, logger, originAllowed, proxyHops, budget, socketLimit } = options;
+  const { sessions, metrics, logger, originAllowed, proxyHops, budget, socketLimit, connections } = options;
   const decoder = createDecoder(BrokerInbound);
   // The reply's own schema compiled to a serialiser, as Fastify does for the HTTP route's response.
   const serializeAssigned = fastJsonStringify(SessionAssigned);
@@ -147,6 +156,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     failure: (error) => failureCode(error, 'ws'),
     onClosed: (socket) => {
       sockets.delete(socket);
+      connections.close(socket.limitKey);
       metrics.sessionConnections.dec();
     },
   };
@@ -154,11 +164,54 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     for (const socket of sockets) socket.keepalive();
   }, KEEPALIVE_MS);
   keepalive.unref();
+  const idleTimeoutMs = options.idleTimeoutMs;
+  // Checked a few times per idle period, so a socket goes between 1 and 1.25 idle periods after its last request.
+  const idleSweep =
+    idleTimeoutMs > 0
+      ? setInterval(
+          () => {
+            const since = performance.now() - idleTimeoutMs;
+            for (const socket of sockets) if (socket.closeIfIdleSince(since)) metrics.sessionIdleClosed.inc();
+          },
+          Math.min(KEEPALIVE_MS, Math.max(10, Math.floor(idleTimeoutMs / 4))),
+        )
+      : undefined;
+  idleSweep?.unref();
+  const refusedPerAddress = metrics.connectionsRefused.labels('session', 'per-address');
+  const refusedTotal = metrics.connectionsRefused.labels('session', 'total');
 
-  function acceptSocket(socket: WebSocket, request: IncomingMessage): void {
-    metrics.sessionConnections.inc();
-    sockets.add(new SessionSocket(socket, clientAddress(request, proxyHops), context));
+  function refusalOf(hit: ConnectionLimitHit): UpgradeRefusal {
+    (hit === 'total' ? refusedTotal : refusedPerAddress).inc();
+    return hit === 'total'
+      ? { code: 'TOO_MANY_CONNECTIONS', message: 'the broker holds as many session connections as it may' }
+      : { code: 'TOO_MANY_CONNECTIONS' };
   }
 
-  return { acceptSocket, stop: () => clearInterval(keepalive) };
+  function refusal(request: IncomingMessage): UpgradeRefusal | undefined {
+    const hit = connections.check(ConnectionCounter.key(clientAddress(request, proxyHops).address));
+    return hit === undefined ? undefined : refusalOf(hit);
+  }
+
+  function acceptSocket(socket: WebSocket, request: IncomingMessage): void {
+    const client = clientAddress(request, proxyHops);
+    const key = ConnectionCounter.key(client.address);
+    // The handshake ran between the check and here; counted now, so a socket is counted only once it exists.
+    const hit = connections.tryOpen(key);
+    if (hit !== undefined) {
+      const refused = refusalOf(hit);
+      closeSocket(socket, CloseCode.RATE_LIMITED, refused.code);
+      return;
+    }
+    metrics.sessionConnections.inc();
+    sockets.add(new SessionSocket(socket, client, key, context));
+  }
+
+  return {
+    refusal,
+    acceptSocket,
+    stop: () => {
+      clearInterval(keepalive);
+      clearInterval(idleSweep);
+    },
+  };
 }

@@ -1,5 +1,6 @@
 // One client's `/v1/session` WebSocket: its frames admitted (size, rate, per-address budget),
-// decoded, bounded in flight and answered; and the keepalive that finds dead TCP connections.
+// decoded, bounded in flight and answered; the keepalive that finds dead TCP connections, and
+// the idle rule that closes a socket that has made no request for too long.
 import type { WebSocket } from 'ws';
 import { type DecodeResult, type Decoder, errorMessage } from '../../shared/codec.ts';
 import { CloseCode, type ErrorCode, type UsherError } from '../../shared/errors.ts';
@@ -43,6 +44,8 @@ type State = 'open' | 'closing' | 'closed';
 export class SessionSocket {
   /** Cleared by each keepalive round, set by the pong that answers it. */
   alive = true;
+  /** When this socket last made a request that its address's budget accepted (performance.now()). */
+  lastRequestAt: number;
   private state: State = 'open';
   private inFlight = 0;
   private readonly bucket: TokenBucket | undefined;
@@ -50,10 +53,13 @@ export class SessionSocket {
   constructor(
     private readonly socket: WebSocket,
     readonly client: ClientAddress,
+    /** The key this socket is counted under by the connection limits. */
+    readonly limitKey: string,
     private readonly ctx: SessionSocketContext,
   ) {
-    this.bucket =
-      ctx.socketLimit === undefined ? undefined : new TokenBucket(ctx.socketLimit, performance.now());
+    const now = performance.now();
+    this.lastRequestAt = now;
+    this.bucket = ctx.socketLimit === undefined ? undefined : new TokenBucket(ctx.socketLimit, now);
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('pong', () => {
       this.alive = true;
@@ -72,6 +78,15 @@ export class SessionSocket {
     }
     this.alive = false;
     this.socket.ping();
+  }
+
+  /** Closes the socket with IDLE_TIMEOUT if it has made no request since `since`; true if it did. */
+  closeIfIdleSince(since: number): boolean {
+    if (this.state !== 'open' || this.inFlight > 0 || this.lastRequestAt > since) return false;
+    this.state = 'closing';
+    sendJson(this.socket, errorMessage('IDLE_TIMEOUT', null, 'no session request for too long'));
+    closeSocket(this.socket, CloseCode.IDLE_TIMEOUT, 'IDLE_TIMEOUT');
+    return true;
   }
 
   private answer(message: ReturnType<typeof errorMessage>): void {
@@ -119,6 +134,7 @@ export class SessionSocket {
         return;
       }
     }
+    this.lastRequestAt = now;
     if (!decoded.ok) {
       this.refuse(decoded.code, decoded.id, decoded.message);
       return;
