@@ -88,7 +88,7 @@ const FALLBACK_MAX_SESSION_SOCKETS = 20_000;
 
 /** The default cap on open session sockets: the open-file limit less the reserve (at least 64). */
 export function defaultMaxSessionSockets(
-  fileLimit: number | undefined = openFileLimit(),
+  fileLimit: number | undefined,
   reserve = DEFAULT_DESCRIPTOR_RESERVE,
 ): number {
   if (fileLimit === undefined) return FALLBACK_MAX_SESSION_SOCKETS;

@@ -16,6 +16,7 @@ import {
   type ConnectionLimits,
   DEFAULT_CONNECTION_LIMITS,
   defaultMaxSessionSockets,
+  openFileLimit,
 } from './connection-limits.ts';
 import { registerControlRoute } from './control-route.ts';
 import { Fleet } from './fleet.ts';
@@ -144,9 +145,10 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       ? undefined
       : { ...DEFAULT_SESSION_SOCKET_LIMIT, ...definedOnly(options.sessionSocketLimit ?? {}) };
   const metricsToken = options.metricsToken === '' ? undefined : options.metricsToken;
+  const fileLimit = openFileLimit();
   const limits: ConnectionLimits = {
     ...DEFAULT_CONNECTION_LIMITS,
-    maxSessionSockets: defaultMaxSessionSockets(),
+    maxSessionSockets: defaultMaxSessionSockets(fileLimit),
     ...definedOnly(options.connectionLimits ?? {}),
   };
   // Without a per-address budget (a limiting proxy in front, or a benchmark's one load generator)
@@ -298,7 +300,10 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
 
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url }, 'broker listening');
+  logger.info(
+    { url, openFileLimit: fileLimit ?? 'unknown', maxSessionSockets: limits.maxSessionSockets },
+    'broker listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
