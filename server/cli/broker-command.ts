@@ -143,6 +143,13 @@ export const brokerOptions = {
     min: 100,
     help: 'time a client has to send its whole HTTP request (then 408 IDLE_TIMEOUT)',
   },
+  'keep-alive-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_KEEP_ALIVE_TIMEOUT_MS',
+    default: 5000,
+    min: 100,
+    help: 'an idle keep-alive HTTP connection is closed after this (behind a load balancer: above its idle timeout)',
+  },
   'trust-proxy': {
     kind: 'bool',
     env: 'USHER_TRUST_PROXY',
@@ -235,6 +242,7 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       controlConnectsPerMinute: options['control-connects-per-min'],
       headersTimeoutMs: options['headers-timeout-ms'],
       requestTimeoutMs: options['request-timeout-ms'],
+      keepAliveTimeoutMs: options['keep-alive-timeout-ms'],
     },
     ...(pins === undefined ? {} : { pins }),
   }).catch(async (error: unknown) => {
