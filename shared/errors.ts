@@ -25,7 +25,7 @@ export const CloseCode = {
   IDLE_TIMEOUT: 4408,
   /** Another live connection holds this identity (server id, or session id in a room). */
   CONFLICT: 4409,
-  /** Too many messages. */
+  /** Too many messages, or too many connections from one address. */
   RATE_LIMITED: 4429,
   /** Server is draining: go back to the broker and ask for another server. */
   MIGRATE: 4503,
@@ -73,6 +73,12 @@ export const ErrorCatalogue = {
   NO_SERVER_AVAILABLE: spec(503, null, BACKOFF, 'no healthy media server has room for this session'),
   RATE_LIMITED: spec(429, null, BACKOFF, 'too many requests; retry after retryAfterMs'),
   TOO_MANY_IN_FLIGHT: spec(429, null, BACKOFF, 'too many requests in flight on this connection'),
+  TOO_MANY_CONNECTIONS: spec(
+    429,
+    CloseCode.RATE_LIMITED,
+    BACKOFF,
+    'too many open connections from this address; close one or retry later',
+  ),
   BAD_RESUME: spec(400, null, BACKOFF, 'resume proof is not a ticket of this room within the resume window'),
   // Media: join and tickets
   TICKET_INVALID: spec(

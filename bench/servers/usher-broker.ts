@@ -30,6 +30,7 @@ const broker = await createBroker({
   },
   rateLimit: { perMinute: UNLIMITED, burst: UNLIMITED },
   sessionSocketLimit: { burst: UNLIMITED, perSecond: UNLIMITED, abuseDebt: UNLIMITED },
+  connectionLimits: { sessionSocketsPerAddress: UNLIMITED, controlConnectBurst: UNLIMITED },
 });
 const stop = (): void => {
   broker.close().then(

@@ -1,24 +1,29 @@
-// WebSocket `/v1/control`: media servers register (token, URL, capacity, rooms), then
-// report load on every heartbeat. Silence past the heartbeat timeout — a frozen server
-// keeps its socket open — or the socket closing removes the server at once.
+// The `/v1/control` route: a plain GET that explains the upgrade, and the handler the broker's
+// upgrade router gives each upgraded socket (served by control-socket.ts).
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { createDecoder, type DecodeResult, type Decoder, errorMessage } from '../../shared/codec.ts';
-import { CloseCode, ErrorCatalogue, type ErrorCode } from '../../shared/errors.ts';
-import { ControlInbound, type Register } from '../../shared/protocol/control.ts';
-import { PROTOCOL_VERSION } from '../../shared/version.ts';
+import { createDecoder } from '../../shared/codec.ts';
+import { CloseCode } from '../../shared/errors.ts';
+import { ControlInbound } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
-import { verifyControlToken } from '../common/tickets.ts';
+import { ThrottledLog } from '../common/throttled-log.ts';
+import { clientAddress } from './client-address.ts';
+import { ConnectionCounter } from './connection-limits.ts';
+import { ControlSocket, type ControlSocketContext } from './control-socket.ts';
 import type { Fleet } from './fleet.ts';
 import { sendError } from './http-errors.ts';
+import type { IpBudget } from './ip-budget.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
-import type { MediaServer } from './registry.ts';
-import { closeSocket, frameText, sendJson } from './ws-util.ts';
+import type { UpgradeRefusal } from './upgrades.ts';
+import { closeSocket } from './ws-util.ts';
 
-/** A connection that has not sent `register` by then is closed. */
-export const REGISTER_DEADLINE_MS = 5000;
+export { isValidServerUrl, REGISTER_DEADLINE_MS } from './control-socket.ts';
+
+/** Refused control connections: the first ten are logged, then at most one per 10 s (the metrics count each). */
+export const REFUSAL_LOG = { burst: 10, intervalMs: 10_000 } as const;
 
 export interface ControlRouteOptions {
   keys: KeyRing;
@@ -28,35 +33,37 @@ export interface ControlRouteOptions {
   heartbeat: { intervalMs: number; timeoutMs: number };
   now: () => number;
   originAllowed: OriginPolicy;
+  /** Proxies in front whose X-Forwarded-For entries are trusted (0: none). */
+  proxyHops: number;
+  /** Open control sockets per address (and in total). */
+  connections: ConnectionCounter;
+  /** New control connections per address; undefined ⇒ unlimited. */
+  connectBudget: IpBudget | undefined;
 }
 
-/** The URL clients will be sent to: ws(s), a host, and never credentials (they would leak to every client). */
-export function isValidServerUrl(raw: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return false;
-  }
-  return (
-    (url.protocol === 'ws:' || url.protocol === 'wss:') &&
-    url.hostname !== '' &&
-    url.username === '' &&
-    url.password === ''
-  );
+export interface ControlRoute {
+  /** The connection limits' refusal of a `/v1/control` upgrade, before its handshake. */
+  refusal(request: IncomingMessage): UpgradeRefusal | undefined;
+  accept(socket: WebSocket, request: IncomingMessage): void;
 }
 
 /**
  * Registers a plain `GET /v1/control` that explains the upgrade, and returns the handler the
  * broker's upgrade router gives each upgraded `/v1/control` socket.
  */
-export function registerControlRoute(
-  app: FastifyInstance,
-  options: ControlRouteOptions,
-): (socket: WebSocket) => void {
-  const { originAllowed } = options;
-  const decoder = createDecoder(ControlInbound);
-
+export function registerControlRoute(app: FastifyInstance, options: ControlRouteOptions): ControlRoute {
+  const {
+    keys,
+    fleet,
+    metrics,
+    logger,
+    heartbeat,
+    now,
+    originAllowed,
+    proxyHops,
+    connections,
+    connectBudget,
+  } = options;
   app.get(
     '/v1/control',
     {
@@ -68,113 +75,49 @@ export function registerControlRoute(
     },
     async (_request, reply) => sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),
   );
-  return (socket) => serveControlSocket(socket, decoder, options);
-}
-
-function serveControlSocket(
-  socket: WebSocket,
-  decoder: Decoder<ControlInbound>,
-  options: ControlRouteOptions,
-): void {
-  const { keys, fleet, metrics, logger, heartbeat, now } = options;
-  let state: 'awaiting' | 'verifying' | 'registered' | 'closed' = 'awaiting';
-  let server: MediaServer | undefined;
-  let silence: NodeJS.Timeout | undefined;
-
-  const refuse = (code: ErrorCode, message?: string): void => {
-    if (state === 'closed') return;
-    state = 'closed';
-    metrics.controlRejected.inc({ code });
-    logger.warn({ code }, 'control connection refused');
-    sendJson(socket, errorMessage(code, null, message));
-    closeSocket(socket, ErrorCatalogue[code].close ?? CloseCode.BAD_REQUEST, code);
+  const context: ControlSocketContext = {
+    keys,
+    fleet,
+    metrics,
+    logger,
+    decoder: createDecoder(ControlInbound),
+    heartbeat,
+    refusalLog: new ThrottledLog(logger, REFUSAL_LOG.burst, REFUSAL_LOG.intervalMs, now),
+    now,
+    onClosed: (socket) => {
+      connections.close(socket.limitKey);
+      metrics.controlConnections.dec();
+    },
   };
+  const refusedLog = new ThrottledLog(logger, REFUSAL_LOG.burst, REFUSAL_LOG.intervalMs, now);
 
-  const deadline = setTimeout(
-    () => refuse('NOT_REGISTERED', `no register message within ${REGISTER_DEADLINE_MS / 1000} s`),
-    REGISTER_DEADLINE_MS,
-  );
+  function refused(limit: 'per-address' | 'total' | 'rate', address: string): UpgradeRefusal {
+    metrics.connectionsRefused.inc({ route: 'control', limit });
+    refusedLog.warn({ limit, address }, 'control connection refused by a connection limit');
+    return limit === 'rate'
+      ? { code: 'RATE_LIMITED', message: 'too many control connections from this address' }
+      : { code: 'TOO_MANY_CONNECTIONS' };
+  }
 
-  const register = async (message: Register): Promise<void> => {
-    try {
-      await verifyControlToken(keys, message.token, message.id);
-    } catch {
-      refuse('UNAUTHORIZED');
-      return;
-    }
-    if (state !== 'verifying') return; // the socket closed while the token was checked
-    if (!isValidServerUrl(message.url)) return refuse('BAD_SERVER_URL');
-    if (fleet.holds(message.id)) return refuse('ID_IN_USE');
-    const registered = fleet.register(
-      {
-        id: message.id,
-        url: message.url,
-        capacity: message.capacity,
-        draining: message.draining,
-        now: now(),
-      },
-      (outbound) => sendJson(socket, outbound),
-    );
-    server = registered;
-    silence = setTimeout(() => {
-      void fleet.lose(registered, 'heartbeat-timeout').catch(logFailure);
-      state = 'closed';
-      closeSocket(socket, CloseCode.IDLE_TIMEOUT, 'heartbeat timeout');
-    }, heartbeat.timeoutMs);
-    await fleet.restoreRooms(
-      registered,
-      message.rooms.map((entry) => entry.room),
-    );
-    if (state !== 'verifying') return;
-    state = 'registered';
-    sendJson(socket, {
-      type: 'registered',
-      v: PROTOCOL_VERSION,
-      heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
-    });
-  };
-
-  const logFailure = (error: unknown): void => {
-    logger.error({ err: error }, 'control channel handler failed');
-  };
-
-  socket.on('message', (data, isBinary) => {
-    // While the token is checked, later messages are dropped: a server waits for `registered`.
-    if (state === 'closed' || state === 'verifying') return;
-    const decoded: DecodeResult<ControlInbound> = isBinary
-      ? { ok: false, code: 'BAD_MESSAGE', message: 'messages must be JSON text frames', id: null }
-      : decoder.decode(frameText(data));
-    if (state === 'awaiting') {
-      clearTimeout(deadline);
-      if (!decoded.ok) {
-        if (decoded.code === 'UNKNOWN_TYPE') refuse('NOT_REGISTERED');
-        else refuse(decoded.code, decoded.message);
+  return {
+    refusal(request) {
+      const address = clientAddress(request, proxyHops).address;
+      const hit = connections.check(ConnectionCounter.key(address));
+      if (hit !== undefined) return refused(hit, address);
+      // Every attempt costs, so a client that reconnects in a loop is slowed down whatever it sends.
+      if (connectBudget !== undefined && !connectBudget.take(address).ok) return refused('rate', address);
+      return undefined;
+    },
+    accept(socket, request) {
+      const key = ConnectionCounter.key(clientAddress(request, proxyHops).address);
+      const hit = connections.tryOpen(key);
+      if (hit !== undefined) {
+        metrics.connectionsRefused.inc({ route: 'control', limit: hit });
+        closeSocket(socket, CloseCode.RATE_LIMITED, 'TOO_MANY_CONNECTIONS');
         return;
       }
-      if (decoded.msg.type !== 'register') return refuse('NOT_REGISTERED');
-      state = 'verifying';
-      register(decoded.msg).catch((error: unknown) => {
-        logFailure(error);
-        refuse('INTERNAL');
-      });
-      return;
-    }
-    if (!decoded.ok) {
-      sendJson(socket, errorMessage(decoded.code, decoded.id, decoded.message));
-      return;
-    }
-    if (decoded.msg.type === 'register' || server === undefined) {
-      sendJson(socket, errorMessage('BAD_MESSAGE', null, 'this connection is already registered'));
-      return;
-    }
-    silence?.refresh();
-    fleet.report(server, decoded.msg).catch(logFailure);
-  });
-
-  socket.on('close', () => {
-    clearTimeout(deadline);
-    clearTimeout(silence);
-    state = 'closed';
-    if (server !== undefined) fleet.lose(server, 'control-closed').catch(logFailure);
-  });
+      metrics.controlConnections.inc();
+      new ControlSocket(socket, key, context);
+    },
+  };
 }

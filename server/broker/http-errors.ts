@@ -77,14 +77,18 @@ export function errorHandler(logger: Logger) {
  * Malformed HTTP that never became a request (bad request line, huge headers, timeout):
  * answered on the raw socket, in the same shape, instead of Fastify's default body.
  */
+/** The catalogue code a malformed or timed-out HTTP request is answered with. */
+export function clientErrorCode(error: Error & { code?: string }): ErrorCode {
+  return error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? 'IDLE_TIMEOUT'
+    : error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'FRAME_TOO_LARGE'
+      : 'BAD_MESSAGE';
+}
+
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const code: ErrorCode =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? 'IDLE_TIMEOUT'
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? 'FRAME_TOO_LARGE'
-        : 'BAD_MESSAGE';
+  const code = clientErrorCode(error);
   const status = ErrorCatalogue[code].status;
   const body = JSON.stringify(errorMessage(code, null));
   if (socket.writable) {

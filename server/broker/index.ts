@@ -11,9 +11,16 @@ import type { TurnConfig } from '../common/turn.ts';
 import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
 import { bearerMatches, registerAdminRoutes } from './admin-routes.ts';
 import { Assigner } from './assignment.ts';
+import {
+  ConnectionCounter,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  defaultMaxSessionSockets,
+  openFileLimit,
+} from './connection-limits.ts';
 import { registerControlRoute } from './control-route.ts';
 import { Fleet } from './fleet.ts';
-import { clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
+import { clientErrorCode, clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
 import { registerCors, registerSecurityHeaders } from './http-guards.ts';
 import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
 import { createBrokerMetrics } from './metrics.ts';
@@ -69,6 +76,8 @@ export interface BrokerOptions {
   rateLimit?: Partial<Pick<IpBudgetOptions, 'perMinute' | 'burst' | 'maxAddresses'>> | false;
   /** Frame limit of one `/v1/session` WebSocket (default 50 at once, 10/s, closed 200 past it). */
   sessionSocketLimit?: Partial<RateLimitOptions>;
+  /** Open WebSockets and HTTP timeouts (docs/SECURITY.md); each field has a default. */
+  connectionLimits?: Partial<ConnectionLimits>;
   now?: () => number;
   /** Room pin store; in memory by default (a shared one lets several brokers agree). */
   pins?: PinStore;
@@ -136,6 +145,33 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       ? undefined
       : { ...DEFAULT_SESSION_SOCKET_LIMIT, ...definedOnly(options.sessionSocketLimit ?? {}) };
   const metricsToken = options.metricsToken === '' ? undefined : options.metricsToken;
+  const fileLimit = openFileLimit();
+  const limits: ConnectionLimits = {
+    ...DEFAULT_CONNECTION_LIMITS,
+    maxSessionSockets: defaultMaxSessionSockets(fileLimit),
+    ...definedOnly(options.connectionLimits ?? {}),
+  };
+  // Without a per-address budget (a limiting proxy in front, or a benchmark's one load generator)
+  // there are no per-address connection caps either; the total cap and the idle rule stay.
+  const perAddress = (limit: number): number =>
+    options.rateLimit === false ? Number.POSITIVE_INFINITY : limit;
+  const sessionConnections = new ConnectionCounter(
+    perAddress(limits.sessionSocketsPerAddress),
+    limits.maxSessionSockets,
+  );
+  // Control sockets are not counted against the session total: the descriptor reserve is theirs.
+  const controlConnections = new ConnectionCounter(
+    perAddress(limits.controlSocketsPerAddress),
+    Number.POSITIVE_INFINITY,
+  );
+  const controlConnectBudget =
+    options.rateLimit === false || limits.controlConnectsPerMinute === 0
+      ? undefined
+      : new IpBudget({
+          perMinute: limits.controlConnectsPerMinute,
+          burst: limits.controlConnectBurst,
+          now,
+        });
 
   const app = Fastify({
     // Widened to Fastify's logger type so the app is a plain FastifyInstance for route modules.
@@ -148,11 +184,23 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     bodyLimit: Limits.brokerFrameBytes,
     // Fastify's own 503 while closing, and its malformed-HTTP answer, have its error shape, not ours.
     return503OnClosing: false,
-    clientErrorHandler,
+    clientErrorHandler: (error, socket) => {
+      if (error.code !== 'ECONNRESET' && !socket.destroyed)
+        metrics.httpClientErrors.inc({ code: clientErrorCode(error) });
+      clientErrorHandler(error, socket);
+    },
+    // Slow or silent HTTP clients hold a descriptor each: headers and whole requests are timed,
+    // and checked often enough that the timeouts hold to within a fraction of themselves.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     // A URL the router cannot decode (`/%zz`): the catalogue shape, not Fastify's default body.
     frameworkErrors: (_error, _request, reply) => sendError(reply, 'BAD_MESSAGE', null, 'malformed URL'),
     // Node would answer a Host-less HTTP/1.1 request with a bare 400 itself; the hook below does it in our shape.
-    http: { requireHostHeader: false },
+    http: {
+      requireHostHeader: false,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
   });
   const stopped: Array<() => void> = [];
   let upgrades: UpgradeRouter | undefined;
@@ -199,23 +247,31 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
         proxyHops,
         budget,
         socketLimit,
+        connections: sessionConnections,
+        idleTimeoutMs: limits.sessionIdleTimeoutMs,
       });
       stopped.push(sessionRoutes.stop);
       socketRoutes.set('/v1/session', {
         accept: sessionRoutes.acceptSocket,
+        refusal: sessionRoutes.refusal,
         maxPayload: SESSION_SOCKET_MAX_PAYLOAD,
       });
     });
+    const controlRoute = registerControlRoute(app, {
+      keys: options.keys,
+      fleet,
+      metrics,
+      logger,
+      heartbeat,
+      now,
+      originAllowed,
+      proxyHops,
+      connections: controlConnections,
+      connectBudget: controlConnectBudget,
+    });
     socketRoutes.set('/v1/control', {
-      accept: registerControlRoute(app, {
-        keys: options.keys,
-        fleet,
-        metrics,
-        logger,
-        heartbeat,
-        now,
-        originAllowed,
-      }),
+      accept: controlRoute.accept,
+      refusal: controlRoute.refusal,
       maxPayload: Limits.controlFrameBytes,
     });
     upgrades = routeUpgrades(app.server, {
@@ -244,7 +300,10 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
 
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url }, 'broker listening');
+  logger.info(
+    { url, openFileLimit: fileLimit ?? 'unknown', maxSessionSockets: limits.maxSessionSockets },
+    'broker listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {

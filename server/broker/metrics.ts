@@ -11,6 +11,10 @@ export interface BrokerMetrics {
   readonly sessionSeconds: Histogram<'transport'>;
   readonly sessionConnections: Gauge;
   readonly controlRejected: Counter<'code'>;
+  readonly controlConnections: Gauge;
+  readonly connectionsRefused: Counter<'route' | 'limit'>;
+  readonly sessionIdleClosed: Counter;
+  readonly httpClientErrors: Counter<'code'>;
 }
 
 export interface MetricSources {
@@ -82,6 +86,28 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
     controlRejected: new Counter({
       name: 'usher_broker_control_rejected_total',
       help: 'Control connections refused, by error code',
+      labelNames: ['code'],
+      registers,
+    }),
+    controlConnections: new Gauge({
+      name: 'usher_broker_control_connections',
+      help: 'Open WebSocket connections on /v1/control (registered or not)',
+      registers,
+    }),
+    connectionsRefused: new Counter({
+      name: 'usher_broker_connections_refused_total',
+      help: 'WebSocket upgrades refused by a connection limit, by route (session, control) and limit (per-address, total, rate)',
+      labelNames: ['route', 'limit'],
+      registers,
+    }),
+    sessionIdleClosed: new Counter({
+      name: 'usher_broker_session_idle_closed_total',
+      help: 'Session WebSockets closed with IDLE_TIMEOUT after making no request for the idle timeout',
+      registers,
+    }),
+    httpClientErrors: new Counter({
+      name: 'usher_broker_http_client_errors_total',
+      help: 'HTTP connections answered and closed by the server itself (header/request timeout, malformed or oversized request), by code',
       labelNames: ['code'],
       registers,
     }),

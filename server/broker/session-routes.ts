@@ -1,32 +1,33 @@
 // The two ways a client asks for a session: many `session.request`s over the WebSocket
-// `/v1/session` (correlated by id, bounded in flight and in rate), or one per `POST
-// /v1/sessions`. Both decode with the shared schema, draw on the same per-address budget
-// and answer `session.assigned` or a coded `error`.
+// `/v1/session` (served by session-socket.ts), or one per `POST /v1/sessions`. Both decode with
+// the shared schema, draw on the same per-address budget and answer `session.assigned` or a
+// coded `error`. This file is the routing: the HTTP route, the upgrade's plain GET, the sockets.
 
 import type { IncomingMessage } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import fastJsonStringify from 'fast-json-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RawData, WebSocket } from 'ws';
-import { createDecoder, type DecodeResult, errorMessage } from '../../shared/codec.ts';
-import { CloseCode, type ErrorCode, UsherError } from '../../shared/errors.ts';
+import type { WebSocket } from 'ws';
+import { createDecoder } from '../../shared/codec.ts';
+import { CloseCode, UsherError } from '../../shared/errors.ts';
 import { BrokerInbound, SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { Logger } from '../common/logger.ts';
-import { type RateLimitOptions, TokenBucket } from '../common/token-bucket.ts';
+import type { RateLimitOptions } from '../common/token-bucket.ts';
 import { clientAddress } from './client-address.ts';
+import { ConnectionCounter, type ConnectionLimitHit } from './connection-limits.ts';
 import { RequestError, sendError } from './http-errors.ts';
 import { budgetHook } from './http-guards.ts';
 import type { IpBudget } from './ip-budget.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
-import type { ClientAddress, SessionService } from './sessions.ts';
-import { closeSocket, frameBytes, frameText, sendJson, sendText } from './ws-util.ts';
+import { SessionSocket, type SessionSocketContext } from './session-socket.ts';
+import type { SessionService } from './sessions.ts';
+import type { UpgradeRefusal } from './upgrades.ts';
+import { closeSocket } from './ws-util.ts';
 
-/** Requests one WebSocket may have unanswered at once (see docs/PROTOCOL.md). */
-export const MAX_IN_FLIGHT = 4;
 /**
- * ws reads frames up to this size on `/v1/session` and the route answers those over its 4 KiB
+ * ws reads frames up to this size on `/v1/session` and the socket answers those over its 4 KiB
  * limit with FRAME_TOO_LARGE; anything bigger is cut by ws with 1009 before it is buffered,
  * so one socket can make the broker hold at most 64 KiB.
  */
@@ -51,10 +52,16 @@ export interface SessionRoutesOptions {
   budget: IpBudget | undefined;
   /** Frame rate limit of one WebSocket; undefined ⇒ unlimited. */
   socketLimit: RateLimitOptions | undefined;
+  /** Open session sockets per address and in total. */
+  connections: ConnectionCounter;
+  /** A socket that has made no request for this long is closed with IDLE_TIMEOUT; 0 ⇒ never. */
+  idleTimeoutMs: number;
 }
 
 export interface SessionRoutes {
-  /** Serves one upgraded `/v1/session` socket (the upgrade router checked Host and Origin). */
+  /** The connection limits' refusal of a `/v1/session` upgrade, before its handshake. */
+  refusal(request: IncomingMessage): UpgradeRefusal | undefined;
+  /** Serves one upgraded `/v1/session` socket (the upgrade router checked Host, Origin and limits). */
   acceptSocket(socket: WebSocket, request: IncomingMessage): void;
   stop(): void;
 }
@@ -64,10 +71,9 @@ export interface SessionRoutes {
  * the WebSocket itself is handed to `acceptSocket` by the broker's upgrade router.
  */
 export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): SessionRoutes {
-  const { sessions, metrics, logger, originAllowed, proxyHops, budget, socketLimit } = options;
+  const { sessions, metrics, logger, originAllowed, proxyHops, budget, socketLimit, connections } = options;
   const decoder = createDecoder(BrokerInbound);
-  // The reply's own schema compiled to a serialiser (as Fastify does for the HTTP route's
-  // response): measured 1.0 µs a reply against JSON.stringify's 1.7.
+  // The reply's own schema compiled to a serialiser, as Fastify does for the HTTP route's response.
   const serializeAssigned = fastJsonStringify(SessionAssigned);
 
   /** CORS headers come from the scope's hook (http-guards.ts); this refuses the request itself (it would cost a ticket). */
@@ -134,131 +140,78 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     },
   );
 
-  const sockets = new Map<WebSocket, { alive: boolean }>();
-  const keepalive = setInterval(() => {
-    for (const [socket, state] of sockets) {
-      if (!state.alive) {
-        socket.terminate();
-        continue;
-      }
-      state.alive = false;
-      socket.ping();
-    }
-  }, KEEPALIVE_MS);
-  keepalive.unref();
-
   app.get('/v1/session', { onRequest: checkOrigin }, async (_request, reply) =>
     sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),
   );
 
-  function acceptSocket(socket: WebSocket, request: IncomingMessage): void {
-    const state = { alive: true };
-    sockets.set(socket, state);
-    metrics.sessionConnections.inc();
-    socket.on('pong', () => {
-      state.alive = true;
-    });
-    socket.once('close', () => {
+  const sockets = new Set<SessionSocket>();
+  const context: SessionSocketContext = {
+    sessions,
+    decoder,
+    budget,
+    socketLimit,
+    serializeAssigned,
+    refused: (code) => metrics.sessionRequests.inc({ transport: 'ws', result: code }),
+    answered: (started, result) => observe('ws', started, result),
+    failure: (error) => failureCode(error, 'ws'),
+    onClosed: (socket) => {
       sockets.delete(socket);
+      connections.close(socket.limitKey);
       metrics.sessionConnections.dec();
-    });
-    new SessionSocket(socket, clientAddress(request, proxyHops));
+    },
+  };
+  const keepalive = setInterval(() => {
+    for (const socket of sockets) socket.keepalive();
+  }, KEEPALIVE_MS);
+  keepalive.unref();
+  const idleTimeoutMs = options.idleTimeoutMs;
+  // Checked a few times per idle period, so a socket goes between 1 and 1.25 idle periods after its last request.
+  const idleSweep =
+    idleTimeoutMs > 0
+      ? setInterval(
+          () => {
+            const since = performance.now() - idleTimeoutMs;
+            for (const socket of sockets) if (socket.closeIfIdleSince(since)) metrics.sessionIdleClosed.inc();
+          },
+          Math.min(KEEPALIVE_MS, Math.max(10, Math.floor(idleTimeoutMs / 4))),
+        )
+      : undefined;
+  idleSweep?.unref();
+  const refusedPerAddress = metrics.connectionsRefused.labels('session', 'per-address');
+  const refusedTotal = metrics.connectionsRefused.labels('session', 'total');
+
+  function refusalOf(hit: ConnectionLimitHit): UpgradeRefusal {
+    (hit === 'total' ? refusedTotal : refusedPerAddress).inc();
+    return hit === 'total'
+      ? { code: 'TOO_MANY_CONNECTIONS', message: 'the broker holds as many session connections as it may' }
+      : { code: 'TOO_MANY_CONNECTIONS' };
   }
 
-  /**
-   * One `/v1/session` socket: its frames decoded, limited and answered. A class rather than
-   * closures per socket: a browser opens one per join, so its set-up is on the hot path.
-   */
-  class SessionSocket {
-    private inFlight = 0;
-    private closing = false;
-    private readonly bucket: TokenBucket | undefined;
-
-    constructor(
-      private readonly socket: WebSocket,
-      private readonly client: ClientAddress,
-    ) {
-      this.bucket = socketLimit === undefined ? undefined : new TokenBucket(socketLimit, performance.now());
-      socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    }
-
-    private answer(message: ReturnType<typeof errorMessage>): void {
-      if (!this.closing) sendJson(this.socket, message);
-    }
-
-    private refuse(code: ErrorCode, id: string | null, message?: string, retryAfterMs?: number): void {
-      metrics.sessionRequests.inc({ transport: 'ws', result: code });
-      this.answer(errorMessage(code, id, message, retryAfterMs === undefined ? undefined : { retryAfterMs }));
-    }
-
-    private onMessage(data: RawData, isBinary: boolean): void {
-      if (this.closing) return;
-      // ws cut anything over SESSION_SOCKET_MAX_PAYLOAD; this route's own limit is checked here.
-      if (frameBytes(data) > Limits.brokerFrameBytes) {
-        this.refuse('FRAME_TOO_LARGE', null);
-        this.closing = true;
-        closeSocket(this.socket, CloseCode.MESSAGE_TOO_BIG, 'frame too large');
-        return;
-      }
-      // Decoded first only so that a refusal can carry the request id the client waits on.
-      const decoded: DecodeResult<BrokerInbound> = isBinary
-        ? { ok: false, code: 'BAD_MESSAGE', message: 'messages must be JSON text frames', id: null }
-        : decoder.decode(frameText(data));
-      const id = decoded.ok ? decoded.msg.id : decoded.id;
-      // Every frame is a request attempt, valid or not: it costs this socket's and this address's budget.
-      if (this.bucket !== undefined) {
-        const verdict = this.bucket.take(performance.now());
-        if (verdict === 'abuse') {
-          this.refuse('RATE_LIMITED', id, 'too many messages on this connection; closing');
-          this.closing = true;
-          closeSocket(this.socket, CloseCode.RATE_LIMITED, 'RATE_LIMITED');
-          return;
-        }
-        if (verdict === 'limited') {
-          this.refuse('RATE_LIMITED', id, 'too many messages on this connection', this.bucket.retryAfterMs());
-          return;
-        }
-      }
-      if (budget !== undefined) {
-        const verdict = budget.take(this.client.address);
-        if (!verdict.ok) {
-          this.refuse('RATE_LIMITED', id, undefined, verdict.retryAfterMs);
-          return;
-        }
-      }
-      if (!decoded.ok) {
-        this.refuse(decoded.code, decoded.id, decoded.message);
-        return;
-      }
-      const request = decoded.msg;
-      if (this.inFlight >= MAX_IN_FLIGHT) {
-        this.refuse('TOO_MANY_IN_FLIGHT', request.id);
-        return;
-      }
-      this.inFlight++;
-      const started = performance.now();
-      sessions(request, this.client).then(
-        (assigned) => {
-          this.inFlight--;
-          observe('ws', started, 'assigned');
-          if (!this.closing) sendText(this.socket, serializeAssigned(assigned));
-        },
-        (error: unknown) => {
-          this.inFlight--;
-          const failure = failureCode(error, 'ws');
-          observe('ws', started, failure.code);
-          this.answer(
-            errorMessage(
-              failure.code,
-              request.id,
-              failure.message,
-              failure.retryAfterMs === undefined ? undefined : { retryAfterMs: failure.retryAfterMs },
-            ),
-          );
-        },
-      );
-    }
+  function refusal(request: IncomingMessage): UpgradeRefusal | undefined {
+    const hit = connections.check(ConnectionCounter.key(clientAddress(request, proxyHops).address));
+    return hit === undefined ? undefined : refusalOf(hit);
   }
 
-  return { acceptSocket, stop: () => clearInterval(keepalive) };
+  function acceptSocket(socket: WebSocket, request: IncomingMessage): void {
+    const client = clientAddress(request, proxyHops);
+    const key = ConnectionCounter.key(client.address);
+    // The handshake ran between the check and here; counted now, so a socket is counted only once it exists.
+    const hit = connections.tryOpen(key);
+    if (hit !== undefined) {
+      const refused = refusalOf(hit);
+      closeSocket(socket, CloseCode.RATE_LIMITED, refused.code);
+      return;
+    }
+    metrics.sessionConnections.inc();
+    sockets.add(new SessionSocket(socket, client, key, context));
+  }
+
+  return {
+    refusal,
+    acceptSocket,
+    stop: () => {
+      clearInterval(keepalive);
+      clearInterval(idleSweep);
+    },
+  };
 }

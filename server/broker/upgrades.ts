@@ -14,8 +14,19 @@ import type { OriginPolicy } from './origin.ts';
 
 export type SocketHandler = (socket: WebSocket, request: IncomingMessage) => void;
 
+/** Why an upgrade is refused before the handshake, answered in HTTP with the code's status. */
+export interface UpgradeRefusal {
+  code: ErrorCode;
+  message?: string;
+}
+
 export interface SocketRoute {
   accept: SocketHandler;
+  /**
+   * The route's own admission (connection limits), checked after Host and Origin and before
+   * the handshake, so that a refused client costs no WebSocket; undefined ⇒ admitted.
+   */
+  refusal?: (request: IncomingMessage) => UpgradeRefusal | undefined;
   /**
    * Largest frame ws reads on this route; a bigger one closes the socket with 1009 before
    * it is buffered whole. A route may answer smaller frames over its own limit itself.
@@ -46,7 +57,7 @@ export function routeUpgrades(server: Server, options: UpgradeRouterOptions): Up
         perMessageDeflate: false,
       });
       answerHandshakeErrors(wss, logger);
-      return [path, { accept: route.accept, wss }] as const;
+      return [path, { accept: route.accept, refusal: route.refusal, wss }] as const;
     }),
   );
   let closing = false;
@@ -55,7 +66,8 @@ export function routeUpgrades(server: Server, options: UpgradeRouterOptions): Up
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const route = routes.get(query === -1 ? url : url.slice(0, query));
-    const refusal = upgradeRefusal(route !== undefined, closing, request, originAllowed);
+    const refusal =
+      upgradeRefusal(route !== undefined, closing, request, originAllowed) ?? route?.refusal?.(request);
     if (refusal !== undefined || route === undefined) {
       refuseUpgrade(socket, refusal?.code ?? 'NOT_FOUND', refusal?.message);
       return;
@@ -91,7 +103,7 @@ function upgradeRefusal(
   closing: boolean,
   request: IncomingMessage,
   originAllowed: OriginPolicy,
-): { code: ErrorCode; message?: string } | undefined {
+): UpgradeRefusal | undefined {
   if (!routed) return { code: 'NOT_FOUND' };
   if (closing) return { code: 'SERVER_DRAINING', message: 'the broker is shutting down' };
   const host = request.headers.host;

@@ -95,6 +95,61 @@ export const brokerOptions = {
     min: 1,
     help: 'session requests one address may make at once (a failover storm behind one NAT)',
   },
+  'max-session-sockets-per-address': {
+    kind: 'int',
+    env: 'USHER_MAX_SESSION_SOCKETS_PER_ADDRESS',
+    default: 1000,
+    min: 1,
+    help: 'open /v1/session WebSockets one client address (IPv6: one /64) may hold; more get 429 TOO_MANY_CONNECTIONS',
+  },
+  'max-session-sockets': {
+    kind: 'int',
+    env: 'USHER_MAX_SESSION_SOCKETS',
+    min: 1,
+    help: 'open /v1/session WebSockets in all (default: the open-file limit less 1024 kept for media servers and /healthz)',
+  },
+  'session-idle-timeout-s': {
+    kind: 'int',
+    env: 'USHER_SESSION_IDLE_TIMEOUT_S',
+    default: 300,
+    min: 0,
+    help: 'a /v1/session WebSocket that makes no request for this long is closed with 4408 IDLE_TIMEOUT (0: never)',
+  },
+  'max-control-sockets-per-address': {
+    kind: 'int',
+    env: 'USHER_MAX_CONTROL_SOCKETS_PER_ADDRESS',
+    default: 64,
+    min: 1,
+    help: 'open /v1/control WebSockets (media servers) one address may hold',
+  },
+  'control-connects-per-min': {
+    kind: 'int',
+    env: 'USHER_CONTROL_CONNECTS_PER_MIN',
+    default: 120,
+    min: 0,
+    help: 'new /v1/control connections per address and minute, 60 at once (0: no limit)',
+  },
+  'headers-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_HEADERS_TIMEOUT_MS',
+    default: 10000,
+    min: 100,
+    help: 'time a client has to send its HTTP request headers (then 408 IDLE_TIMEOUT)',
+  },
+  'request-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_REQUEST_TIMEOUT_MS',
+    default: 30000,
+    min: 100,
+    help: 'time a client has to send its whole HTTP request (then 408 IDLE_TIMEOUT)',
+  },
+  'keep-alive-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_KEEP_ALIVE_TIMEOUT_MS',
+    default: 5000,
+    min: 100,
+    help: 'an idle keep-alive HTTP connection is closed after this (behind a load balancer: above its idle timeout)',
+  },
   'trust-proxy': {
     kind: 'bool',
     env: 'USHER_TRUST_PROXY',
@@ -140,6 +195,9 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       'usher broker: --heartbeat-timeout-ms must be greater than --heartbeat-interval-ms',
     );
   }
+  if (options['request-timeout-ms'] < options['headers-timeout-ms']) {
+    throw new UsherConfigError('usher broker: --request-timeout-ms must be at least --headers-timeout-ms');
+  }
   const adminToken = bearerToken(env, 'USHER_ADMIN_TOKEN');
   const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
   const redisUrl = checkRedisUrl(options['redis-url'], argv);
@@ -176,6 +234,16 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       options['rate-limit-per-min'] === 0
         ? false
         : { perMinute: options['rate-limit-per-min'], burst: options['rate-limit-burst'] },
+    connectionLimits: {
+      sessionSocketsPerAddress: options['max-session-sockets-per-address'],
+      maxSessionSockets: options['max-session-sockets'],
+      sessionIdleTimeoutMs: options['session-idle-timeout-s'] * 1000,
+      controlSocketsPerAddress: options['max-control-sockets-per-address'],
+      controlConnectsPerMinute: options['control-connects-per-min'],
+      headersTimeoutMs: options['headers-timeout-ms'],
+      requestTimeoutMs: options['request-timeout-ms'],
+      keepAliveTimeoutMs: options['keep-alive-timeout-ms'],
+    },
     ...(pins === undefined ? {} : { pins }),
   }).catch(async (error: unknown) => {
     await pins?.close();

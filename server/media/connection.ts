@@ -1,11 +1,13 @@
 // One client's WebSocket on the media server: the join handshake (ticket check, replay,
 // capacity), ping, signal relay, leave, and the timers and rate limit that guard it.
 import type { RawData, WebSocket } from 'ws';
+import { assertNever } from '../../shared/assert-never.ts';
 import type { Decoder } from '../../shared/codec.ts';
 import { errorMessage } from '../../shared/codec.ts';
 import { CloseCode, ErrorCatalogue, type ErrorCode, UsherError } from '../../shared/errors.ts';
 import type { Capacity } from '../../shared/protocol/control.ts';
 import type { Join, MediaInbound, PeerInfo, SignalOut } from '../../shared/protocol/media.ts';
+import { admitFrame, BINARY_FRAME, frameText } from '../common/frame-admission.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { type ReplayCache, verifyTicket } from '../common/tickets.ts';
@@ -114,17 +116,18 @@ export class MediaConnection {
     try {
       const now = this.ctx.now();
       this.lastSeen = now;
-      const verdict = this.bucket.take(now);
+      // ws's maxPayload is this route's size limit, so only the rate is checked here.
+      const verdict = admitFrame(data, undefined, this.bucket, now);
       if (verdict !== 'ok') {
         if (verdict === 'abuse') this.fail('RATE_LIMITED', CloseCode.RATE_LIMITED);
         else this.sendError('RATE_LIMITED', null, undefined, { retryAfterMs: this.bucket.retryAfterMs() });
         return;
       }
       if (isBinary) {
-        this.sendError('BAD_MESSAGE', null, 'binary frames are not supported; send JSON text');
+        this.sendError(BINARY_FRAME.code, null, BINARY_FRAME.message);
         return;
       }
-      const raw = data.toString();
+      const raw = frameText(data);
       const ping = PING.exec(raw);
       if (ping !== null) {
         this.send(`{"type":"pong","v":1,"seq":${ping[1]}}`);
@@ -160,7 +163,7 @@ export class MediaConnection {
         }
         return;
       default:
-        assertNever(msg);
+        assertNever(msg, 'message');
     }
   }
 
@@ -294,8 +297,4 @@ export class MediaConnection {
     }
     this.ctx.onGone(this);
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unhandled message ${JSON.stringify(value)}`);
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
+import { registerClaim, TOKEN_FIRST_BYTES } from '../../server/broker/control-socket.ts';
 import {
   FakeMedia,
   type Inbox,
@@ -17,7 +18,7 @@ import {
   type TestBroker,
   waitFor,
 } from '../../server/broker/testing/harness.ts';
-import { signControlToken } from '../../server/common/tickets.ts';
+import { signControlToken, verifyControlToken } from '../../server/common/tickets.ts';
 import { createDecoder } from '../../shared/codec.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import { ControlInbound, ControlOutbound } from '../../shared/protocol/control.ts';
@@ -86,7 +87,11 @@ function send(inbox: Inbox, frame: Frame): void {
 
 /** A broker whose steady room lives on a heartbeating media server, with a client polling it. */
 async function fleet(t: TestContext) {
-  const tb = await startBroker(t, { heartbeat: { intervalMs: 100, timeoutMs: 1500 } });
+  const tb = await startBroker(t, {
+    heartbeat: { intervalMs: 100, timeoutMs: 1500 },
+    // The fuzzer opens hundreds of control connections from one address within seconds.
+    connectionLimits: { controlConnectBurst: 100_000 },
+  });
   await FakeMedia.connect(t, tb, 'good', { heartbeatMs: 100 });
   const client = await SessionClient.open(t, tb, { localAddress: '127.0.0.2' });
   assert.equal(((await client.request({ room: STEADY_ROOM })).server as { id: string }).id, 'good');
@@ -220,6 +225,26 @@ test('fuzz: media server → broker control channel', { timeout: 180_000 }, asyn
   });
 });
 
+/**
+ * A first frame over TOKEN_FIRST_BYTES has its token checked before it is decoded: it must claim
+ * an id and a valid token for it (as the decoded message, if it is a register, must agree).
+ */
+async function claimHolds(text: string): Promise<boolean> {
+  const claim = registerClaim(Buffer.from(text));
+  if (claim === undefined) return false;
+  try {
+    await verifyControlToken(keys, claim.token, claim.id);
+  } catch {
+    return false;
+  }
+  const decoded = decoder.decode(text);
+  return !(
+    decoded.ok &&
+    decoded.msg.type === 'register' &&
+    (decoded.msg.token !== claim.token || decoded.msg.id !== claim.id)
+  );
+}
+
 /** What the broker does with one first frame on a fresh control connection: null if documented. */
 async function firstFrameProblem(t: TestContext, tb: TestBroker, frame: Frame, outcomes: string[]) {
   const inbox = await openSocket(t, tb.ws('/v1/control'));
@@ -232,6 +257,16 @@ async function firstFrameProblem(t: TestContext, tb: TestBroker, frame: Frame, o
     const problem = checkOutbound(reply);
     if (problem !== null) return `${problem}: ${shown}`;
     outcomes.push(reply.type === 'error' ? String(reply.code) : String(reply.type));
+    if (
+      !frame.binary &&
+      Buffer.byteLength(frame.text) > TOKEN_FIRST_BYTES &&
+      !(await claimHolds(frame.text))
+    ) {
+      const close = (await inbox.closed).code;
+      return reply.code === 'UNAUTHORIZED' && close === 4401
+        ? null
+        : `large first frame without a valid claim: ${reply.code} then close ${close}, documented UNAUTHORIZED and 4401: ${shown}`;
+    }
     if (decoded?.ok && decoded.msg.type === 'register') {
       if (reply.type === 'registered') return null;
       const close = (await inbox.closed).code;
