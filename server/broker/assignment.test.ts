@@ -102,7 +102,7 @@ describe('assignment', () => {
     assert.equal((await assigner.assign('r1')).id, 'b');
     // b now carries 101/1000; still below c's 0.2, and each assignment adds to it.
     assert.equal((await assigner.assign('r2')).id, 'b');
-    b.pendingAssignments = 150; // 0.25
+    for (let i = 0; i < 148; i++) registry.assigned(b, 'r2', 0); // 250/1000 = 0.25
     assert.equal((await assigner.assign('r3')).id, 'c');
     registry.report(b, { peers: 0, rooms: 0, draining: false }, 0);
     assert.equal(b.pendingAssignments, 0, 'a report replaces the estimate');
@@ -268,7 +268,7 @@ describe('assignment', () => {
     advance(TTL_MS);
     await assigner.sweepUnconfirmed(a);
     assert.equal(await pins.get('lobby'), undefined, 'nobody came within the TTL: dropped');
-    assert.equal(a.unconfirmed.size, 0);
+    assert.equal(a.unconfirmedRooms, 0);
   });
 
   test('a room closed long after its last assignment is unpinned at once', async () => {
@@ -313,7 +313,7 @@ describe('assignment', () => {
     assert.equal(reads, 99, 'the 99 expired rooms, none of the 1,001 within their TTL');
     assert.equal(await pins.get('old-0'), undefined);
     assert.equal((await pins.get('old-7'))?.serverId, 'a');
-    assert.equal(a.unconfirmed.size, 1001);
+    assert.equal(a.unconfirmedRooms, 1001);
     reads = 0;
     await assigner.roomsChanged(a, [], []);
     assert.equal(reads, 0);

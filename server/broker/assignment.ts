@@ -83,7 +83,7 @@ export class Assigner {
             continue;
           if (!pinned.healthy) continue;
           this.lostRooms.delete(room); // another broker moved it already, and logged that
-          this.commit(pinned, room, false, now);
+          this.registry.assigned(pinned, room, now);
           return pinned;
         }
         const target = this.pick(excluded, pin.serverId);
@@ -93,7 +93,7 @@ export class Assigner {
         if (!target.healthy) continue; // lost while we waited: the next pass moves it again
         this.lostRooms.delete(room);
         this.onMove({ room, from: pin.serverId, to: target.id, reason: reason ?? 'server-lost' });
-        this.commit(target, room, true, now);
+        this.registry.assigned(target, room, now);
         return target;
       }
       const target = this.pick(excluded, undefined);
@@ -107,7 +107,7 @@ export class Assigner {
         if (lost.from !== target.id)
           this.onMove({ room, from: lost.from, to: target.id, reason: 'server-lost' });
       }
-      this.commit(target, room, true, now);
+      this.registry.assigned(target, room, now);
       return target;
     }
     throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
@@ -117,7 +117,7 @@ export class Assigner {
   async serverRegistered(server: MediaServer, rooms: readonly string[]): Promise<void> {
     const now = this.now();
     for (const room of rooms) {
-      server.rooms.add(room);
+      this.registry.roomOpened(server, room);
       const pin = await this.pins.get(room);
       if (pin?.serverId === server.id) continue;
       const holder = pin === undefined ? undefined : this.registry.get(pin.serverId);
@@ -130,16 +130,11 @@ export class Assigner {
 
   /** The server is gone: it gets no new sessions and its pins are deleted. Returns its rooms. */
   async serverLost(server: MediaServer): Promise<string[]> {
+    const known = this.registry.roomsOf(server);
     this.registry.remove(server);
     // With a shared store another broker may have deleted the pins first: the rooms the server
     // reported to this broker count too, so whichever broker re-places a room logs the move.
-    const rooms = [
-      ...new Set([
-        ...(await this.pins.deleteByServer(server.id)),
-        ...server.rooms,
-        ...server.unconfirmed.keys(),
-      ]),
-    ];
+    const rooms = [...new Set([...(await this.pins.deleteByServer(server.id)), ...known])];
     const now = this.now();
     this.forgetLostRooms(now);
     for (const room of rooms) {
@@ -157,12 +152,11 @@ export class Assigner {
   ): Promise<void> {
     const now = this.now();
     for (const room of closed) {
-      server.rooms.delete(room);
+      this.registry.roomClosed(server, room);
       await this.expireIfIdle(server, room, now);
     }
     for (const room of opened) {
-      server.rooms.add(room);
-      server.unconfirmed.delete(room);
+      this.registry.roomOpened(server, room);
       const pin = await this.pins.get(room);
       // e.g. a shared store whose pin expired: the room is here, so its members should come here.
       if (pin === undefined)
@@ -179,9 +173,10 @@ export class Assigner {
    */
   async sweepUnconfirmed(server: MediaServer): Promise<void> {
     const now = this.now();
-    for (const [room, since] of server.unconfirmed) {
-      if (now - since < this.ticketTtlMs) break; // the rest were assigned later still
-      await this.expireIfIdle(server, room, now);
+    for (;;) {
+      const oldest = this.registry.oldestUnconfirmed(server);
+      if (oldest === undefined || now - oldest[1] < this.ticketTtlMs) break; // the rest were assigned later
+      await this.expireIfIdle(server, oldest[0], now);
     }
   }
 
@@ -190,7 +185,7 @@ export class Assigner {
    * broker) is a ticket TTL old, else keep it for a later sweep at that assignment's time.
    */
   private async expireIfIdle(server: MediaServer, room: string, now: number): Promise<void> {
-    server.unconfirmed.delete(room);
+    this.registry.forgetUnconfirmed(server, room);
     if (server.rooms.has(room)) return;
     const pin = await this.pins.get(room);
     if (pin === undefined || pin.serverId !== server.id) return;
@@ -200,7 +195,7 @@ export class Assigner {
     }
     // Assigned within the TTL (here or by another broker). Appended out of time order, it is
     // swept at the latest one TTL late, when the rooms queued before it have expired.
-    if (!server.unconfirmed.has(room)) server.unconfirmed.set(room, pin.assignedAt);
+    this.registry.awaitUnconfirmed(server, room, pin.assignedAt);
   }
 
   /**
@@ -250,15 +245,6 @@ export class Assigner {
       }
     }
     return best;
-  }
-
-  private commit(server: MediaServer, room: string, newPin: boolean, now: number): void {
-    server.pendingAssignments++;
-    if (server.rooms.has(room)) return;
-    if (newPin) server.pendingRooms++;
-    // Re-inserted so the map stays in order of last assignment (see MediaServer.unconfirmed).
-    server.unconfirmed.delete(room);
-    server.unconfirmed.set(room, now);
   }
 
   private forgetLostRooms(now: number): void {

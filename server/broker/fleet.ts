@@ -56,9 +56,8 @@ export class Fleet {
 
   async report(server: MediaServer, load: LoadReport): Promise<void> {
     if (!server.healthy) return;
-    const wasDraining = server.draining;
-    this.options.registry.report(server, load, this.options.now());
-    if (server.draining && !wasDraining) this.options.logger.info({ id: server.id }, 'media server draining');
+    if (this.options.registry.report(server, load, this.options.now()))
+      this.options.logger.info({ id: server.id }, 'media server draining');
     await this.tolerateStore(
       this.options.assigner.roomsChanged(server, load.opened, load.closed),
       server,
@@ -103,11 +102,7 @@ export class Fleet {
   drain(id: string): MediaServer | undefined {
     const server = this.options.registry.get(id);
     if (server === undefined) return undefined;
-    server.drainRequested = true;
-    if (!server.draining) {
-      server.draining = true;
-      this.options.logger.info({ id }, 'media server draining');
-    }
+    if (this.options.registry.requestDrain(server)) this.options.logger.info({ id }, 'media server draining');
     this.links.get(server)?.({ type: 'drain', v: PROTOCOL_VERSION });
     return server;
   }

@@ -1,34 +1,26 @@
-// The live media servers as the broker knows them: capacity, reported load, drain state
-// and rooms. Kept in a map for lookups and an array for O(1) random sampling.
+// The live media servers as the broker knows them — capacity, load, drain state and the
+// rooms each holds — owned here alone: other modules read a server and ask the registry to change it.
 import type { Capacity } from '../../shared/protocol/control.ts';
 
+/** One registered server, read-only outside the registry. */
 export interface MediaServer {
   readonly id: string;
   readonly url: string;
   readonly capacity: Capacity;
   /** True from registration until the server is lost; a lost server is also removed. */
-  healthy: boolean;
+  readonly healthy: boolean;
   /** Reported by the server, or requested by an admin (sticky until it re-registers). */
-  draining: boolean;
-  drainRequested: boolean;
-  reportedPeers: number;
-  reportedRooms: number;
-  /** Sessions sent here since the last load report (their peers are not in it yet). */
-  pendingAssignments: number;
-  /** Rooms newly pinned here since the last load report. */
-  pendingRooms: number;
-  /** Epoch ms of the last valid message from the server. */
-  lastSeen: number;
+  readonly draining: boolean;
+  readonly reportedPeers: number;
+  /** Sessions sent here that its load reports do not show yet. */
+  readonly pendingAssignments: number;
+  /** Epoch ms of the last load report. */
+  readonly lastSeen: number;
   readonly registeredAt: number;
-  /** Rooms the server reports open. */
-  readonly rooms: Set<string>;
-  /**
-   * Rooms pinned here that the server has not reported open (members on their way) or
-   * has reported closed: their pins are dropped once no assignment happened for a ticket TTL.
-   * Room → epoch ms it was last assigned here, kept in that order (re-inserted on every
-   * assignment), so a sweep stops at the first room still within its TTL.
-   */
-  readonly unconfirmed: Map<string, number>;
+  /** Rooms the server reports live. */
+  readonly rooms: ReadonlySet<string>;
+  /** Rooms pinned here that the server has not reported live (members on their way), or closed. */
+  readonly unconfirmedRooms: number;
 }
 
 export interface ServerInit {
@@ -46,7 +38,38 @@ export interface LoadUpdate {
   draining: boolean;
 }
 
-/** Estimated share of the server in use, counting sessions sent since the last report. */
+class ServerRecord implements MediaServer {
+  healthy = true;
+  drainRequested = false;
+  reportedPeers = 0;
+  pendingAssignments = 0;
+  lastSeen: number;
+  readonly registeredAt: number;
+  readonly rooms = new Set<string>();
+  /**
+   * Room → epoch ms it was last assigned here, for rooms the server does not report live, kept
+   * in that order (re-inserted on every assignment), so a sweep stops at the first room still
+   * within its TTL.
+   */
+  readonly unconfirmed = new Map<string, number>();
+
+  constructor(
+    readonly id: string,
+    readonly url: string,
+    readonly capacity: Capacity,
+    public draining: boolean,
+    now: number,
+  ) {
+    this.lastSeen = now;
+    this.registeredAt = now;
+  }
+
+  get unconfirmedRooms(): number {
+    return this.unconfirmed.size;
+  }
+}
+
+/** Estimated share of the server in use, counting sessions sent and not yet reported. */
 export function loadScore(server: MediaServer): number {
   return (server.reportedPeers + server.pendingAssignments) / server.capacity.maxPeers;
 }
@@ -54,7 +77,7 @@ export function loadScore(server: MediaServer): number {
 /** Room for one more session (and, for a room new to it, one more room)? */
 export function hasCapacity(server: MediaServer, newRoom: boolean): boolean {
   if (server.reportedPeers + server.pendingAssignments >= server.capacity.maxPeers) return false;
-  return !newRoom || server.reportedRooms + server.pendingRooms < server.capacity.maxRooms;
+  return !newRoom || server.rooms.size + server.unconfirmedRooms < server.capacity.maxRooms;
 }
 
 /** May new rooms be placed here, ignoring the client's exclude list? */
@@ -63,8 +86,8 @@ export function acceptsNewRooms(server: MediaServer): boolean {
 }
 
 export class ServerRegistry {
-  private readonly byId = new Map<string, MediaServer>();
-  private readonly list: MediaServer[] = [];
+  private readonly byId = new Map<string, ServerRecord>();
+  private readonly list: ServerRecord[] = [];
 
   get size(): number {
     return this.list.length;
@@ -82,22 +105,7 @@ export class ServerRegistry {
   /** Adds a server; the caller has checked that no live registration holds the id. */
   add(init: ServerInit): MediaServer {
     if (this.byId.has(init.id)) throw new RangeError(`server ${init.id} is already registered`);
-    const server: MediaServer = {
-      id: init.id,
-      url: init.url,
-      capacity: init.capacity,
-      healthy: true,
-      draining: init.draining,
-      drainRequested: false,
-      reportedPeers: 0,
-      reportedRooms: 0,
-      pendingAssignments: 0,
-      pendingRooms: 0,
-      lastSeen: init.now,
-      registeredAt: init.now,
-      rooms: new Set(),
-      unconfirmed: new Map(),
-    };
+    const server = new ServerRecord(init.id, init.url, init.capacity, init.draining, init.now);
     this.byId.set(server.id, server);
     this.list.push(server);
     return server;
@@ -105,27 +113,98 @@ export class ServerRegistry {
 
   /** Removes the server and marks it unhealthy, so holders of the object see it is gone. */
   remove(server: MediaServer): boolean {
-    if (this.byId.get(server.id) !== server) return false;
-    server.healthy = false;
-    this.byId.delete(server.id);
-    const index = this.list.indexOf(server);
+    const record = this.record(server);
+    if (record === undefined) return false;
+    record.healthy = false;
+    this.byId.delete(record.id);
+    const index = this.list.indexOf(record);
     // Order matters only for tie-breaking, so keep it: removal is rare, lookups are not.
     if (index >= 0) this.list.splice(index, 1);
     return true;
   }
 
-  report(server: MediaServer, load: LoadUpdate, now: number): void {
-    server.reportedPeers = load.peers;
-    server.reportedRooms = load.rooms;
-    server.pendingAssignments = 0;
-    server.pendingRooms = 0;
-    server.draining = load.draining || server.drainRequested;
-    server.lastSeen = now;
+  /** A load report; returns true when it started a drain. */
+  report(server: MediaServer, load: LoadUpdate, now: number): boolean {
+    const record = this.record(server);
+    if (record === undefined) return false;
+    const wasDraining = record.draining;
+    record.reportedPeers = load.peers;
+    record.pendingAssignments = 0;
+    record.draining = load.draining || record.drainRequested;
+    record.lastSeen = now;
+    return record.draining && !wasDraining;
+  }
+
+  /** An admin asked the server to drain; returns true when that started a drain. */
+  requestDrain(server: MediaServer): boolean {
+    const record = this.record(server);
+    if (record === undefined) return false;
+    record.drainRequested = true;
+    if (record.draining) return false;
+    record.draining = true;
+    return true;
+  }
+
+  /** A session for `room` was sent here (and, if the room is not live here, it waits for it). */
+  assigned(server: MediaServer, room: string, now: number): void {
+    const record = this.record(server);
+    if (record === undefined) return;
+    record.pendingAssignments++;
+    if (record.rooms.has(room)) return;
+    // Re-inserted so the map stays in order of last assignment (see ServerRecord.unconfirmed).
+    record.unconfirmed.delete(room);
+    record.unconfirmed.set(room, now);
+  }
+
+  /** The server holds `room` live (registration or a report's `opened`). */
+  roomOpened(server: MediaServer, room: string): void {
+    const record = this.record(server);
+    if (record === undefined) return;
+    record.rooms.add(room);
+    record.unconfirmed.delete(room);
+  }
+
+  /** The server reports `room` closed (emptied). */
+  roomClosed(server: MediaServer, room: string): void {
+    this.record(server)?.rooms.delete(room);
+  }
+
+  /** The unconfirmed room assigned longest ago, with that time. */
+  oldestUnconfirmed(server: MediaServer): [room: string, since: number] | undefined {
+    const record = this.record(server);
+    if (record === undefined) return undefined;
+    for (const entry of record.unconfirmed) return entry;
+    return undefined;
+  }
+
+  /** Stop waiting for `room` on the server. */
+  forgetUnconfirmed(server: MediaServer, room: string): void {
+    this.record(server)?.unconfirmed.delete(room);
+  }
+
+  /** Wait for `room` again, as assigned at `since` (appended: swept after the rooms before it). */
+  awaitUnconfirmed(server: MediaServer, room: string, since: number): void {
+    const record = this.record(server);
+    if (record === undefined || record.rooms.has(room) || record.unconfirmed.has(room)) return;
+    record.unconfirmed.set(room, since);
+  }
+
+  /** Every room the broker connects with the server: live, or assigned and not yet live. */
+  roomsOf(server: MediaServer): string[] {
+    const record = this.record(server);
+    if (record === undefined) return [];
+    return [...new Set([...record.rooms, ...record.unconfirmed.keys()])];
   }
 
   healthyCount(): number {
     let count = 0;
     for (const server of this.list) if (server.healthy) count++;
     return count;
+  }
+
+  /** The registry's own record for a server it still holds (a lost server's changes are dropped). */
+  private record(server: MediaServer): ServerRecord | undefined {
+    const record = this.byId.get(server.id);
+    return record === server ? record : undefined;
   }
 }
