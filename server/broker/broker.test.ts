@@ -204,8 +204,8 @@ describe('session requests over WebSocket', () => {
 
     const [line] = tb.logged('room moved');
     assert.deepEqual(
-      { room: line?.room, from: line?.from, to: line?.to, reason: line?.reason },
-      { room: 'lobby', from: old, to: target, reason: 'client-exclude' },
+      { room: line?.room, from: line?.from, to: line?.to, cause: line?.cause },
+      { room: 'lobby', from: old, to: target, cause: 'member' },
     );
     assert.equal(tb.logged('room moved').length, 1);
 
@@ -900,10 +900,7 @@ describe('losing media servers', () => {
     const moved = await client.request({ room: 'lobby', exclude: ['frozen'] });
     assert.equal((moved.server as { id: string }).id, 'alive');
     const [line] = tb.logged('room moved');
-    assert.deepEqual(
-      [line?.room, line?.from, line?.to, line?.reason],
-      ['lobby', 'frozen', 'alive', 'server-lost'],
-    );
+    assert.deepEqual([line?.room, line?.from, line?.to, line?.cause], ['lobby', 'frozen', 'alive', 'frozen']);
     assert.equal((await getJson(tb.http('/healthz'))).body.servers, 1, 'the live one was never dropped');
   });
 
@@ -1011,7 +1008,7 @@ describe('admin, health and metrics', () => {
       ((await client.request({ room: 'lobby', exclude: ['m1'] })).server as { id: string }).id,
       'm2',
     );
-    assert.equal(tb.logged('room moved')[0]?.reason, 'draining');
+    assert.equal(tb.logged('room moved')[0]?.cause, 'drained');
     // A later report without the flag does not undo an admin drain.
     type Listed = { id: string; draining: boolean; lastSeenMs: number };
     const m1Listed = async () =>
@@ -1054,7 +1051,7 @@ describe('admin, health and metrics', () => {
       /^usher_broker_rooms_pinned 1$/m,
       /^usher_broker_media_server_registrations_total 2$/m,
       /^usher_broker_media_servers_lost_total\{reason="control-closed"\} 1$/m,
-      /^usher_broker_room_moves_total\{reason="client-exclude"\} 1$/m,
+      /^usher_broker_room_moves_total\{cause="member"\} 1$/m,
       /^usher_broker_session_requests_total\{transport="ws",result="assigned"\} 2$/m,
       /^usher_broker_session_request_seconds_count\{transport="ws"\} 2$/m,
       /^usher_broker_session_connections 1$/m,

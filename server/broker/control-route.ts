@@ -28,6 +28,8 @@ export interface ControlRouteOptions {
   heartbeat: { intervalMs: number; timeoutMs: number };
   now: () => number;
   originAllowed: OriginPolicy;
+  /** True while the broker's own event loop was just stalled: a silence then is ours, not the server's. */
+  stalled?: () => boolean;
 }
 
 /** The URL clients will be sent to: ws(s), a host, and never credentials (they would leak to every client). */
@@ -113,10 +115,16 @@ function serveControlSocket(
         draining: message.draining,
         now: now(),
       },
+      message.rooms,
       (outbound) => sendJson(socket, outbound),
     );
     server = registered;
     silence = setTimeout(() => {
+      // After a stall (SIGSTOP, thaw) every server looks silent at once: give them a fresh period.
+      if (options.stalled?.() === true) {
+        silence?.refresh();
+        return;
+      }
       void fleet.lose(registered, 'heartbeat-timeout').catch(logFailure);
       state = 'closed';
       closeSocket(socket, CloseCode.IDLE_TIMEOUT, 'heartbeat timeout');

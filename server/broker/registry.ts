@@ -31,6 +31,9 @@ export interface ServerInit {
   now: number;
 }
 
+/** Why a room left a server (the `cause` of a move, its metric label and log field). */
+export type MoveCause = 'dead' | 'frozen' | 'drained' | 'member' | 'split' | 'operator';
+
 /** What a heartbeat (`load`) tells the broker. */
 export interface LoadUpdate {
   peers: number;
@@ -42,7 +45,15 @@ class ServerRecord implements MediaServer {
   healthy = true;
   drainRequested = false;
   reportedPeers = 0;
-  pendingAssignments = 0;
+  /**
+   * Epoch ms of each session sent here that no report has shown yet, oldest first (from
+   * `pendingHead`): counted against capacity from the moment it is reserved, retired as
+   * reports show new peers, forgotten after a ticket TTL (the client never came).
+   */
+  readonly pending: number[] = [];
+  pendingHead = 0;
+  /** Live rooms the broker told the server to migrate: not where new members go. */
+  readonly evacuating = new Map<string, MoveCause>();
   lastSeen: number;
   readonly registeredAt: number;
   readonly rooms = new Set<string>();
@@ -67,7 +78,40 @@ class ServerRecord implements MediaServer {
   get unconfirmedRooms(): number {
     return this.unconfirmed.size;
   }
+
+  get pendingAssignments(): number {
+    return this.pending.length - this.pendingHead;
+  }
+
+  /** Retire up to `count` of the oldest pending sessions, and any sent at or before `before`. */
+  retirePending(count: number, before: number): void {
+    const pending = this.pending;
+    let head = this.pendingHead;
+    while (head < pending.length && (count > 0 || (pending[head] as number) <= before)) {
+      head++;
+      count--;
+    }
+    if (head === pending.length) {
+      pending.length = 0;
+      head = 0;
+    } else if (head > 64 && head * 2 > pending.length) {
+      pending.splice(0, head);
+      head = 0;
+    }
+    this.pendingHead = head;
+  }
 }
+
+/** What a reservation did, so a request that loses its compare-and-set can undo exactly that. */
+export const Reserved = { refused: 0, seat: 1, seatAndRoom: 2 } as const;
+export type Reserved = (typeof Reserved)[keyof typeof Reserved];
+
+export interface RegistryOptions {
+  /** A reserved session not seen in a report is forgotten after this long (the ticket TTL). */
+  pendingTtlMs?: number;
+}
+
+const DEFAULT_PENDING_TTL_MS = 30_000;
 
 /** Estimated share of the server in use, counting sessions sent and not yet reported. */
 export function loadScore(server: MediaServer): number {
@@ -88,6 +132,13 @@ export function acceptsNewRooms(server: MediaServer): boolean {
 export class ServerRegistry {
   private readonly byId = new Map<string, ServerRecord>();
   private readonly list: ServerRecord[] = [];
+  /** Room → the registered servers that report it live and were not told to leave it → since when. */
+  private readonly live = new Map<string, Map<MediaServer, number>>();
+  private readonly pendingTtlMs: number;
+
+  constructor(options: RegistryOptions = {}) {
+    this.pendingTtlMs = options.pendingTtlMs ?? DEFAULT_PENDING_TTL_MS;
+  }
 
   get size(): number {
     return this.list.length;
@@ -116,6 +167,7 @@ export class ServerRegistry {
     const record = this.record(server);
     if (record === undefined) return false;
     record.healthy = false;
+    for (const room of record.rooms) this.unindex(room, record);
     this.byId.delete(record.id);
     const index = this.list.indexOf(record);
     // Order matters only for tie-breaking, so keep it: removal is rare, lookups are not.
@@ -128,8 +180,9 @@ export class ServerRegistry {
     const record = this.record(server);
     if (record === undefined) return false;
     const wasDraining = record.draining;
+    // Sessions the report shows have arrived; one that arrived as another left goes at its TTL.
+    record.retirePending(load.peers - record.reportedPeers, now - this.pendingTtlMs);
     record.reportedPeers = load.peers;
-    record.pendingAssignments = 0;
     record.draining = load.draining || record.drainRequested;
     record.lastSeen = now;
     return record.draining && !wasDraining;
@@ -145,28 +198,100 @@ export class ServerRegistry {
     return true;
   }
 
-  /** A session for `room` was sent here (and, if the room is not live here, it waits for it). */
+  /**
+   * Take a seat for one session of `room` (and a room slot if the room is new here) when the
+   * server has them: check and count in one synchronous step, so concurrent requests each see
+   * the others' seats and none is given twice.
+   */
+  reserve(server: MediaServer, room: string, now: number): Reserved {
+    const record = this.record(server);
+    if (record === undefined) return Reserved.refused;
+    record.retirePending(0, now - this.pendingTtlMs);
+    const newRoom = !record.rooms.has(room) && !record.unconfirmed.has(room);
+    if (!hasCapacity(record, newRoom)) return Reserved.refused;
+    record.pending.push(now);
+    if (record.rooms.has(room)) return Reserved.seat;
+    // Re-inserted so the map stays in order of last assignment (see ServerRecord.unconfirmed).
+    record.unconfirmed.delete(room);
+    record.unconfirmed.set(room, now);
+    return newRoom ? Reserved.seatAndRoom : Reserved.seat;
+  }
+
+  /** Undo a reservation whose compare-and-set lost. */
+  release(server: MediaServer, room: string, reserved: Reserved): void {
+    const record = this.record(server);
+    if (record === undefined || reserved === Reserved.refused) return;
+    if (record.pending.length > record.pendingHead) record.pending.pop();
+    if (reserved === Reserved.seatAndRoom) record.unconfirmed.delete(room);
+  }
+
+  /** A session for `room` went here without a reservation (tests, benchmarks). */
   assigned(server: MediaServer, room: string, now: number): void {
     const record = this.record(server);
     if (record === undefined) return;
-    record.pendingAssignments++;
+    record.pending.push(now);
     if (record.rooms.has(room)) return;
-    // Re-inserted so the map stays in order of last assignment (see ServerRecord.unconfirmed).
     record.unconfirmed.delete(room);
     record.unconfirmed.set(room, now);
   }
 
+  /** The server registered with these live rooms (and this many peers in them). */
+  registered(server: MediaServer, rooms: readonly string[], peers: number, now: number): void {
+    const record = this.record(server);
+    if (record === undefined) return;
+    record.reportedPeers = peers;
+    for (const room of rooms) this.roomOpened(record, room, now);
+  }
+
   /** The server holds `room` live (registration or a report's `opened`). */
-  roomOpened(server: MediaServer, room: string): void {
+  roomOpened(server: MediaServer, room: string, now = 0): void {
     const record = this.record(server);
     if (record === undefined) return;
     record.rooms.add(room);
     record.unconfirmed.delete(room);
+    if (record.evacuating.has(room)) return;
+    let holders = this.live.get(room);
+    if (holders === undefined) {
+      holders = new Map();
+      this.live.set(room, holders);
+    }
+    if (!holders.has(record)) holders.set(record, now);
   }
 
-  /** The server reports `room` closed (emptied). */
-  roomClosed(server: MediaServer, room: string): void {
-    this.record(server)?.rooms.delete(room);
+  /** The server reports `room` closed (emptied); returns why it was told to leave it, if it was. */
+  roomClosed(server: MediaServer, room: string): MoveCause | undefined {
+    const record = this.record(server);
+    if (record === undefined) return undefined;
+    record.rooms.delete(room);
+    this.unindex(room, record);
+    const cause = record.evacuating.get(room);
+    record.evacuating.delete(room);
+    return cause;
+  }
+
+  /**
+   * The server was told to migrate the room's members: it stops counting as the room's holder
+   * until it reports the room closed. False if it was told already (or does not hold it).
+   */
+  evacuate(server: MediaServer, room: string, cause: MoveCause): boolean {
+    const record = this.record(server);
+    if (record === undefined || record.evacuating.has(room)) return false;
+    record.evacuating.set(room, cause);
+    this.unindex(room, record);
+    return true;
+  }
+
+  /** The healthy servers holding `room` live (not told to leave it), with the time each first reported it. */
+  holders(room: string): ReadonlyMap<MediaServer, number> | undefined {
+    return this.live.get(room);
+  }
+
+  /** The one server holding `room` live, if exactly one does (the common case: no allocation). */
+  soleHolder(room: string): MediaServer | undefined {
+    const holders = this.live.get(room);
+    if (holders === undefined || holders.size !== 1) return undefined;
+    for (const server of holders.keys()) return server;
+    return undefined;
   }
 
   /** The unconfirmed room assigned longest ago, with that time. */
@@ -200,6 +325,13 @@ export class ServerRegistry {
     let count = 0;
     for (const server of this.list) if (server.healthy) count++;
     return count;
+  }
+
+  private unindex(room: string, record: ServerRecord): void {
+    const holders = this.live.get(room);
+    if (holders === undefined) return;
+    holders.delete(record);
+    if (holders.size === 0) this.live.delete(room);
   }
 
   /** The registry's own record for a server it still holds (a lost server's changes are dropped). */

@@ -8,6 +8,7 @@ import {
   ControlOutbound,
   type LoadReport,
   type Register,
+  type RoomMigrate,
 } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
@@ -33,6 +34,8 @@ export interface ControlClientOptions {
   snapshot(): ControlSnapshot;
   /** The broker (an admin) asked this server to drain. */
   onDrain(): void;
+  /** The broker moved this room to another server: send its members `migrate`. */
+  onMigrateRoom?(room: string, reason: RoomMigrate['reason']): void;
   /** Reconnect delay: full jitter over min(capMs, baseMs·2^attempt). */
   readonly backoff?: { baseMs: number; capMs: number };
   /** No `registered` within this long after `register` ⇒ reconnect. */
@@ -151,6 +154,9 @@ export function createControlClient(options: ControlClientOptions): ControlClien
       case 'drain':
         logger.info('broker asked this server to drain');
         options.onDrain();
+        return;
+      case 'migrate':
+        options.onMigrateRoom?.(msg.room, msg.reason);
         return;
       case 'error':
         // Only the code: the broker's message might echo what we sent.
