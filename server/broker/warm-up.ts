@@ -34,8 +34,8 @@ export class WarmUp {
     if (this.durationMs <= 0) return;
     this.warming = true;
     clearTimeout(this.timer);
+    // Not unref'd: requests may be waiting on it. The broker ends it when it closes.
     this.timer = setTimeout(() => this.end(), this.durationMs);
-    this.timer.unref();
   }
 
   /** Ends the warm-up now: every waiting request goes on. */
