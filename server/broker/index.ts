@@ -146,7 +146,8 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     graceMs: heartbeat.timeoutMs,
     now,
     onStall: (stalledMs) => {
-      logger.warn({ stalledMs }, 'broker event loop stalled: media servers get a fresh heartbeat period');
+      // Media servers get a fresh heartbeat period and a warm-up to re-register.
+      logger.warn({ stalledMs }, 'broker event loop stalled');
       warmUp.start();
     },
   });
