@@ -129,17 +129,18 @@ function serveControlSocket(
       state = 'closed';
       closeSocket(socket, CloseCode.IDLE_TIMEOUT, 'heartbeat timeout');
     }, heartbeat.timeoutMs);
-    await fleet.restoreRooms(
-      registered,
-      message.rooms.map((entry) => entry.room),
-    );
-    if (state !== 'verifying') return;
+    // The registry knows the server's live rooms already: `registered` goes first, and only
+    // then may the pins' repair send it a `migrate` (a room another server holds and wins).
     state = 'registered';
     sendJson(socket, {
       type: 'registered',
       v: PROTOCOL_VERSION,
       heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
     });
+    await fleet.restoreRooms(
+      registered,
+      message.rooms.map((entry) => entry.room),
+    );
   };
 
   const logFailure = (error: unknown): void => {

@@ -3,15 +3,12 @@
 // member's move that reaches the members on a real media server; with their logs and metrics.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { signControlToken } from '../common/tickets.ts';
 import { createMediaServer } from '../media/index.ts';
 import { captureLogger as mediaLogger, TestClient } from '../media/test-helpers.ts';
 import {
   FakeMedia,
   getJson,
   keys,
-  openSocket,
-  registerMessage,
   SessionClient,
   startBroker,
   type TestBroker,
@@ -79,16 +76,13 @@ describe('splits and moves', () => {
     await waitFor('the pin from m1’s registration', async () =>
       /usher_broker_pin_repairs_total\{cause="registration"\} 1/.test(await metricsText(tb)),
     );
-    // By hand: the migrate may come before `registered` (the rooms are reconciled first).
-    const m2 = new FakeMedia('m2', await openSocket(t, tb.ws('/v1/control')));
-    m2.inbox.send(registerMessage('m2', await signControlToken(keys, 'm2'), { rooms: ['lobby'] }));
+    const m2 = await FakeMedia.connect(t, tb, 'm2', { rooms: ['lobby'] });
     assert.deepEqual(await m2.inbox.next((message) => message.type === 'migrate'), {
       type: 'migrate',
       v: 1,
       room: 'lobby',
       reason: 'split',
     });
-    await m2.inbox.next((message) => message.type === 'registered');
     const [split] = tb.logged('room split detected');
     assert.deepEqual([split?.room, split?.servers, split?.winner], ['lobby', ['m1', 'm2'], 'm1']);
     const client = await SessionClient.open(t, tb);
