@@ -184,6 +184,10 @@ function serveControlSocket(
     clearTimeout(deadline);
     clearTimeout(silence);
     state = 'closed';
-    if (server !== undefined) fleet.lose(server, 'control-closed').catch(logFailure);
+    if (server === undefined) return;
+    // A stall noticed only now (the server gave up on a silent broker) starts the warm-up
+    // first, so the loss does not delete pins the reconnecting server will claim again.
+    options.stalled?.();
+    fleet.lose(server, 'control-closed').catch(logFailure);
   });
 }
