@@ -15,6 +15,7 @@ import {
 } from './assignment.ts';
 import { MemoryPinStore, type Pin, type PinStore } from './pin-store.ts';
 import { type MediaServer, ServerRegistry } from './registry.ts';
+import { StallWatch } from './stall-watch.ts';
 import { WarmUp } from './warm-up.ts';
 
 const TTL_MS = 30_000;
@@ -407,5 +408,36 @@ describe('WarmUp', () => {
     await waitUntil(() => woken.length === 3, 'the end to wake the rest');
     assert.equal(warmUp.active, false);
     await warmUp.waitFor('c'); // no warm-up: at once
+  });
+});
+
+describe('StallWatch', () => {
+  test('a clock jump past the threshold is a stall, noticed once, forgiven for the grace period', () => {
+    let clock = START;
+    const stalls: number[] = [];
+    const watch = new StallWatch({
+      tickMs: 100,
+      thresholdMs: 1000,
+      graceMs: 3000,
+      now: () => clock,
+      onStall: (ms) => stalls.push(ms),
+    });
+    try {
+      clock += 500;
+      assert.equal(watch.stalled(), false, 'late by less than the threshold');
+      clock += 5000; // the process was stopped
+      assert.equal(watch.stalled(), true);
+      assert.equal(watch.stalled(), true, 'still within the grace period');
+      assert.deepEqual(stalls, [5000]);
+      let forgiven = true;
+      for (let step = 0; step < 31; step++) {
+        clock += 100; // the loop runs again: ticks on time
+        forgiven = watch.stalled();
+      }
+      assert.equal(forgiven, false, 'a silence after the grace period counts again');
+      assert.equal(stalls.length, 1);
+    } finally {
+      watch.stop();
+    }
   });
 });
