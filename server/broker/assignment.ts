@@ -200,7 +200,11 @@ export class Assigner {
       await this.expireIfIdle(server, room, now);
     }
     for (const room of opened) {
-      this.registry.roomOpened(server, room, now);
+      if (!this.registry.roomOpened(server, room, now)) {
+        // Members arrived after the room was moved away from here: tell them too.
+        this.migrate(server, room, 'moved');
+        continue;
+      }
       const pin = await this.pins.get(room);
       // A pin that expired, or a newcomer that landed beside the members elsewhere: converge.
       if (pin?.serverId !== server.id) await this.reconcile(room, pin, 'missing');

@@ -225,12 +225,19 @@ describe('the live room is the truth', () => {
 
   test('a pin on a healthy server the member excludes moves even before the room is reported live', async () => {
     const { add, assigner, migrations, moves } = setup();
-    add('a');
+    const a = add('a');
     add('b');
     assert.equal((await assigner.assign('lobby')).id, 'a');
     assert.equal((await assigner.assign('lobby', ['a'])).id, 'b');
     assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', cause: 'member' }]);
     assert.deepEqual(migrations, [['a', 'lobby', 'moved']]);
+    // Members that were on their way to a arrive after the move: they are told too.
+    await assigner.roomsChanged(a, ['lobby'], []);
+    assert.deepEqual(migrations, [
+      ['a', 'lobby', 'moved'],
+      ['a', 'lobby', 'moved'],
+    ]);
+    assert.equal((await assigner.assign('lobby')).id, 'b');
   });
 
   test('a full live server refuses rather than splitting its room', async () => {

@@ -210,6 +210,8 @@ export class ServerRegistry {
     const newRoom = !record.rooms.has(room) && !record.unconfirmed.has(room);
     if (!hasCapacity(record, newRoom)) return Reserved.refused;
     record.pending.push(now);
+    // Sent here again: the room is back (a move undone), its members are welcome.
+    if (record.evacuating.size > 0) record.evacuating.delete(room);
     if (record.rooms.has(room)) return Reserved.seat;
     // Re-inserted so the map stays in order of last assignment (see ServerRecord.unconfirmed).
     record.unconfirmed.delete(room);
@@ -243,19 +245,23 @@ export class ServerRegistry {
     for (const room of rooms) this.roomOpened(record, room, now);
   }
 
-  /** The server holds `room` live (registration or a report's `opened`). */
-  roomOpened(server: MediaServer, room: string, now = 0): void {
+  /**
+   * The server holds `room` live (registration or a report's `opened`). False when it was told
+   * to leave the room before its members arrived: they missed that `migrate`.
+   */
+  roomOpened(server: MediaServer, room: string, now = 0): boolean {
     const record = this.record(server);
-    if (record === undefined) return;
+    if (record === undefined) return true;
     record.rooms.add(room);
     record.unconfirmed.delete(room);
-    if (record.evacuating.has(room)) return;
+    if (record.evacuating.has(room)) return false;
     let holders = this.live.get(room);
     if (holders === undefined) {
       holders = new Map();
       this.live.set(room, holders);
     }
     if (!holders.has(record)) holders.set(record, now);
+    return true;
   }
 
   /** The server reports `room` closed (emptied); returns why it was told to leave it, if it was. */
