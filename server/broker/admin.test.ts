@@ -73,7 +73,7 @@ describe('admin, health and metrics', () => {
       ((await client.request({ room: 'lobby', exclude: ['m1'] })).server as { id: string }).id,
       'm2',
     );
-    assert.equal(tb.logged('room moved')[0]?.reason, 'draining');
+    assert.equal(tb.logged('room moved')[0]?.cause, 'drained');
     // A later report without the flag does not undo an admin drain.
     type Listed = { id: string; draining: boolean; lastSeenMs: number };
     const m1Listed = async () =>
@@ -116,7 +116,7 @@ describe('admin, health and metrics', () => {
       /^usher_broker_rooms_pinned 1$/m,
       /^usher_broker_media_server_registrations_total 2$/m,
       /^usher_broker_media_servers_lost_total\{reason="control-closed"\} 1$/m,
-      /^usher_broker_room_moves_total\{reason="client-exclude"\} 1$/m,
+      /^usher_broker_room_moves_total\{cause="member"\} 1$/m,
       /^usher_broker_session_requests_total\{transport="ws",result="assigned"\} 2$/m,
       /^usher_broker_session_request_seconds_count\{transport="ws"\} 2$/m,
       /^usher_broker_session_connections 1$/m,

@@ -102,10 +102,13 @@ describe('assignment', () => {
     assert.equal((await assigner.assign('r1')).id, 'b');
     // b now carries 101/1000; still below c's 0.2, and each assignment adds to it.
     assert.equal((await assigner.assign('r2')).id, 'b');
-    b.pendingAssignments = 150; // 0.25
+    for (let i = 0; i < 148; i++) registry.assigned(b, 'r2', 1_000_000); // 250/1000 = 0.25
     assert.equal((await assigner.assign('r3')).id, 'c');
-    registry.report(b, { peers: 0, rooms: 0, draining: false }, 0);
-    assert.equal(b.pendingAssignments, 0, 'a report replaces the estimate');
+    registry.report(b, { peers: 100, rooms: 10, draining: false }, 1_000_000);
+    assert.equal(b.pendingAssignments, 150, 'a report without the new peers keeps them counted');
+    registry.report(b, { peers: 250, rooms: 10, draining: false }, 1_000_000);
+    assert.equal(b.pendingAssignments, 0, 'a report that shows them retires them');
+    registry.report(b, { peers: 0, rooms: 0, draining: false }, 1_000_000);
     assert.equal((await assigner.assign('r4')).id, 'b');
   });
 
@@ -120,7 +123,7 @@ describe('assignment', () => {
     // The other members find the same server dead and follow, with or without the exclude.
     assert.equal((await assigner.assign('lobby', [old.id])).id, moved.id);
     assert.equal((await assigner.assign('lobby')).id, moved.id);
-    assert.deepEqual(moves, [{ room: 'lobby', from: old.id, to: moved.id, reason: 'client-exclude' }]);
+    assert.deepEqual(moves, [{ room: 'lobby', from: old.id, to: moved.id, cause: 'member' }]);
     assert.equal((await pins.get('lobby'))?.serverId, moved.id);
   });
 
@@ -166,7 +169,7 @@ describe('assignment', () => {
   });
 
   test('full servers take no new rooms; a full pinned server is not split from its room', async () => {
-    const { add, assigner, registry } = setup();
+    const { add, advance, assigner, registry } = setup();
     const a = add('a', { maxPeers: 2 });
     const b = add('b', { maxRooms: 1 });
     assert.equal((await assigner.assign('r1')).id, 'a');
@@ -175,7 +178,10 @@ describe('assignment', () => {
     assert.equal((await assigner.assign('r2')).id, 'b');
     await rejectsWith(assigner.assign('r3'), 'NO_SERVER_AVAILABLE');
     await rejectsWith(assigner.assign('r1'), 'NO_SERVER_AVAILABLE');
-    registry.report(a, { peers: 1, rooms: 1, draining: false }, 0);
+    registry.report(a, { peers: 1, rooms: 1, draining: false }, 1_000_000);
+    // One of the two arrived, the other may still come: still full.
+    await rejectsWith(assigner.assign('r1'), 'NO_SERVER_AVAILABLE');
+    advance(TTL_MS); // its ticket expired: that seat is free again
     assert.equal((await assigner.assign('r1')).id, 'a');
     assert.equal(b.capacity.maxRooms, 1);
   });
@@ -189,7 +195,7 @@ describe('assignment', () => {
     assert.equal((await assigner.assign('other')).id, 'b');
     // Its clients come back excluding it: the reason is still the drain.
     assert.equal((await assigner.assign('lobby', ['a'])).id, 'b');
-    assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', reason: 'draining' }]);
+    assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', cause: 'drained' }]);
   });
 
   test('a lost server gets nothing, its pins go, and the re-placement is logged as a move', async () => {
@@ -203,7 +209,7 @@ describe('assignment', () => {
     assert.equal(await pins.get('lobby'), undefined);
     assert.equal((await assigner.assign('lobby')).id, 'b');
     assert.equal((await assigner.assign('new-room')).id, 'b');
-    assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', reason: 'server-lost' }]);
+    assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', cause: 'dead' }]);
   });
 
   test('a pin left to an unhealthy server (lost mid-request) is moved', async () => {
@@ -213,7 +219,7 @@ describe('assignment', () => {
     await pins.set('lobby', { serverId: 'a', assignedAt: 0 });
     registry.remove(a);
     assert.equal((await assigner.assign('lobby')).id, 'b');
-    assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', reason: 'server-lost' }]);
+    assert.deepEqual(moves, [{ room: 'lobby', from: 'a', to: 'b', cause: 'dead' }]);
   });
 
   test('no server at all ⇒ NO_SERVER_AVAILABLE', async () => {
@@ -238,12 +244,14 @@ describe('assignment', () => {
     assert.equal(picked.id, 's1');
   });
 
-  test('registration rebuilds pins without stealing rooms from live servers', async () => {
+  test('registration rebuilds pins; a room just moved to another live server stays there', async () => {
     const { add, assigner, pins, registry } = setup();
     const a = add('a');
-    await pins.set('held', { serverId: 'a', assignedAt: 0 });
+    // Assigned to a just now: members are on their way there.
+    await pins.set('held', { serverId: 'a', assignedAt: 1_000_000 });
     await pins.set('orphan', { serverId: 'gone', assignedAt: 0 });
     const b = add('b');
+    registry.registered(b, ['held', 'orphan', 'fresh'], 3, 1_000_000);
     await assigner.serverRegistered(b, ['held', 'orphan', 'fresh']);
     assert.equal((await pins.get('held'))?.serverId, 'a');
     assert.equal((await pins.get('orphan'))?.serverId, 'b');
@@ -251,6 +259,7 @@ describe('assignment', () => {
     assert.deepEqual([...b.rooms].sort(), ['fresh', 'held', 'orphan']);
     registry.remove(a);
     const c = add('c');
+    registry.registered(c, ['held'], 1, 1_000_000);
     await assigner.serverRegistered(c, ['held']);
     assert.equal((await pins.get('held'))?.serverId, 'c', 'a room on a lost server is taken over');
   });
@@ -268,7 +277,7 @@ describe('assignment', () => {
     advance(TTL_MS);
     await assigner.sweepUnconfirmed(a);
     assert.equal(await pins.get('lobby'), undefined, 'nobody came within the TTL: dropped');
-    assert.equal(a.unconfirmed.size, 0);
+    assert.equal(a.unconfirmedRooms, 0);
   });
 
   test('a room closed long after its last assignment is unpinned at once', async () => {
@@ -313,7 +322,7 @@ describe('assignment', () => {
     assert.equal(reads, 99, 'the 99 expired rooms, none of the 1,001 within their TTL');
     assert.equal(await pins.get('old-0'), undefined);
     assert.equal((await pins.get('old-7'))?.serverId, 'a');
-    assert.equal(a.unconfirmed.size, 1001);
+    assert.equal(a.unconfirmedRooms, 1001);
     reads = 0;
     await assigner.roomsChanged(a, [], []);
     assert.equal(reads, 0);
@@ -323,9 +332,9 @@ describe('assignment', () => {
     const calls: Array<[string, string[], number]> = [];
     class ExpiringPins extends MemoryPinStore {
       readonly keepAliveMs = 1000;
-      override async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void> {
+      override async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<number> {
         calls.push([serverId, [...rooms], now]);
-        await super.keepAlive(serverId, rooms, now);
+        return super.keepAlive(serverId, rooms, now);
       }
     }
     const { add, advance, assigner } = setup({ pins: new ExpiringPins() });

@@ -1,23 +1,39 @@
-// Assignment policy: which media server a session for a room goes to. Room affinity
-// first (every member on the pinned server), moves of whole rooms off excluded, lost or
-// draining servers, least-loaded placement of new rooms; no sockets, no timers.
+// Assignment policy: which media server a session for a room goes to. The live room is the
+// truth and the pin its cache: a room live on a server goes there (the pin is repaired to
+// match), a room live on several is a split resolved by one rule, and a room moved off a live
+// server takes its members along (they are told to migrate). No sockets; timers only through
+// the warm-up it is given. docs/ARCHITECTURE.md "Placement: the live room is the truth".
 import { UsherError } from '../../shared/errors.ts';
-import type { PinStore } from './pin-store.ts';
+import type { Pin, PinStore } from './pin-store.ts';
 import {
   acceptsNewRooms,
-  hasCapacity,
   loadScore,
   type MediaServer,
+  type MoveCause,
+  Reserved,
   type ServerRegistry,
 } from './registry.ts';
+import type { WarmUp } from './warm-up.ts';
 
-export type MoveReason = 'client-exclude' | 'server-lost' | 'draining';
+export type { MoveCause } from './registry.ts';
 
 export interface RoomMove {
   room: string;
   from: string;
   to: string;
-  reason: MoveReason;
+  cause: MoveCause;
+}
+
+/** Why a pin was rewritten to the server that holds the room live. */
+export type PinRepairCause = 'live-elsewhere' | 'missing' | 'store-reconnect' | 'registration';
+
+/** Why a live server is told to send a room's members elsewhere (the control `migrate` reason). */
+export type MigrateReason = 'moved' | 'split';
+
+export interface RoomSplit {
+  room: string;
+  servers: string[];
+  winner: string;
 }
 
 export interface AssignerOptions {
@@ -27,6 +43,15 @@ export interface AssignerOptions {
   /** A room's pin outlives its last session by this much (the ticket may still be used). */
   ticketTtlMs: number;
   onMove?: (move: RoomMove) => void;
+  /** `count` pins were rewritten to the server holding their rooms (one room, or a store-wide re-pin). */
+  onRepair?: (cause: PinRepairCause, count: number) => void;
+  onSplit?: (split: RoomSplit) => void;
+  /** A loser of a split reported the room closed: its members left. */
+  onSplitRepaired?: (room: string, server: string) => void;
+  /** Tell a live server to send the room's members back to the broker (control `migrate`). */
+  migrate?: (server: MediaServer, room: string, reason: MigrateReason) => void;
+  /** While active, servers not registered yet are not lost: their rooms wait for them. */
+  warmUp?: WarmUp;
   /** [0, 1); injectable so sampling is deterministic in tests. */
   random?: () => number;
   /** Up to this many servers every placement scans them all; above, power of two choices. */
@@ -41,16 +66,39 @@ const NONE_EXCLUDED: ReadonlySet<string> = new Set();
 /** Random draws in power-of-two-choices before falling back to a full scan. */
 const SAMPLE_DRAWS = 8;
 
+/** A placement decided in memory from the pin read: where, and what else it owes the room. */
+interface Plan {
+  target: MediaServer;
+  reserved: Reserved;
+  /** The room leaves this server (logged and counted as a move). */
+  move?: { from: string; cause: MoveCause };
+  repair?: PinRepairCause;
+  /** Live servers whose members of the room must migrate to the target. */
+  evacuate: readonly MediaServer[];
+  evacuateCause: MoveCause;
+  split?: RoomSplit;
+}
+
+/** The plan says: wait for this server (undefined: any) to register, then decide again. */
+interface Wait {
+  waitFor: string | undefined;
+}
+
 export class Assigner {
   private readonly registry: ServerRegistry;
   private readonly pins: PinStore;
   private readonly now: () => number;
   private readonly ticketTtlMs: number;
   private readonly onMove: (move: RoomMove) => void;
+  private readonly onRepair: (cause: PinRepairCause, count: number) => void;
+  private readonly onSplit: (split: RoomSplit) => void;
+  private readonly onSplitRepaired: (room: string, server: string) => void;
+  private readonly migrate: (server: MediaServer, room: string, reason: MigrateReason) => void;
+  private readonly warmUp: WarmUp | undefined;
   private readonly random: () => number;
   private readonly exactScanLimit: number;
-  /** Rooms whose server was lost (their pins deleted), so the later re-placement is logged as a move. */
-  private readonly lostRooms = new Map<string, { from: string; at: number }>();
+  /** Rooms whose server was lost, so the later re-placement is logged as a move with its cause. */
+  private readonly lostRooms = new Map<string, { from: string; cause: MoveCause; at: number }>();
   /** When each server's live rooms last had their pins renewed (stores whose pins expire). */
   private readonly keptAlive = new WeakMap<MediaServer, number>();
 
@@ -60,6 +108,11 @@ export class Assigner {
     this.now = options.now;
     this.ticketTtlMs = options.ticketTtlMs;
     this.onMove = options.onMove ?? (() => {});
+    this.onRepair = options.onRepair ?? (() => {});
+    this.onSplit = options.onSplit ?? (() => {});
+    this.onSplitRepaired = options.onSplitRepaired ?? (() => {});
+    this.migrate = options.migrate ?? (() => {});
+    this.warmUp = options.warmUp;
     this.random = options.random ?? Math.random;
     this.exactScanLimit = options.exactScanLimit ?? 16;
   }
@@ -70,81 +123,67 @@ export class Assigner {
    */
   async assign(room: string, exclude: readonly string[] = []): Promise<MediaServer> {
     const excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const pin = await this.pins.get(room);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; ) {
       const now = this.now();
-      if (pin !== undefined) {
-        const pinned = this.registry.get(pin.serverId);
-        const reason = moveReason(pinned, pin.serverId, excluded);
-        if (reason === undefined && pinned !== undefined) {
-          // Moving a room because its server is full would split it: refuse instead.
-          if (!hasCapacity(pinned, false)) throw new UsherError('NO_SERVER_AVAILABLE');
-          if (!(await this.pins.compareAndSet(room, pinned.id, { serverId: pinned.id, assignedAt: now })))
-            continue;
-          if (!pinned.healthy) continue;
-          this.lostRooms.delete(room); // another broker moved it already, and logged that
-          this.commit(pinned, room, false, now);
-          return pinned;
+      // The common case: the room is live on one usable server. The seat is counted before the
+      // store round trip, and the pin only renewed; if it names another server, decide below.
+      const holder = this.registry.soleHolder(room);
+      if (holder !== undefined && usable(holder, excluded)) {
+        const reserved = this.registry.reserve(holder, room, now);
+        // Moving a room because its server is full would split it: refuse instead.
+        if (reserved === Reserved.refused) throw new UsherError('NO_SERVER_AVAILABLE');
+        if (await this.pins.compareAndSet(room, holder.id, { serverId: holder.id, assignedAt: now })) {
+          if (holder.healthy) return holder;
+          attempt++;
+          continue;
         }
-        const target = this.pick(excluded, pin.serverId);
-        if (target === undefined) throw new UsherError('NO_SERVER_AVAILABLE');
-        if (!(await this.pins.compareAndSet(room, pin.serverId, { serverId: target.id, assignedAt: now })))
-          continue; // another member moved it first: re-read and follow
-        if (!target.healthy) continue; // lost while we waited: the next pass moves it again
-        this.lostRooms.delete(room);
-        this.onMove({ room, from: pin.serverId, to: target.id, reason: reason ?? 'server-lost' });
-        this.commit(target, room, true, now);
-        return target;
+        this.registry.release(holder, room, reserved);
       }
-      const target = this.pick(excluded, undefined);
-      if (target === undefined) throw new UsherError('NO_SERVER_AVAILABLE');
-      if (!(await this.pins.compareAndSet(room, undefined, { serverId: target.id, assignedAt: now })))
+      const pin = await this.pins.get(room);
+      const plan = this.plan(room, pin, excluded, this.now(), true);
+      if ('waitFor' in plan) {
+        // Bounded by the warm-up's end, after which no plan waits.
+        await this.warmUp?.waitFor(plan.waitFor);
         continue;
-      if (!target.healthy) continue;
-      const lost = this.lostRooms.get(room);
-      if (lost !== undefined) {
-        this.lostRooms.delete(room);
-        if (lost.from !== target.id)
-          this.onMove({ room, from: lost.from, to: target.id, reason: 'server-lost' });
       }
-      this.commit(target, room, true, now);
-      return target;
+      attempt++;
+      if (!(await this.commit(room, pin, plan))) continue;
+      return plan.target;
     }
     throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
   }
 
-  /** A server (re)registered with these rooms live on it: rebuild their pins. */
+  /**
+   * A server (re)registered with these rooms live on it (the registry already knows them):
+   * repair their pins, and resolve any split with a server that holds the room too.
+   */
   async serverRegistered(server: MediaServer, rooms: readonly string[]): Promise<void> {
-    const now = this.now();
     for (const room of rooms) {
-      server.rooms.add(room);
       const pin = await this.pins.get(room);
-      if (pin?.serverId === server.id) continue;
-      const holder = pin === undefined ? undefined : this.registry.get(pin.serverId);
-      // A room pinned to another live server stays there: that is where its members go now.
-      if (holder?.healthy) continue;
-      if (await this.pins.compareAndSet(room, pin?.serverId, { serverId: server.id, assignedAt: now }))
+      if (pin?.serverId === server.id) {
         this.lostRooms.delete(room);
+        continue;
+      }
+      await this.reconcile(room, pin, 'registration');
     }
   }
 
-  /** The server is gone: it gets no new sessions and its pins are deleted. Returns its rooms. */
-  async serverLost(server: MediaServer): Promise<string[]> {
+  /**
+   * The server is gone: it gets no new sessions and its pins are deleted. Returns its rooms.
+   * During a warm-up the pins stay: the server may be on its way back, and its rooms wait.
+   */
+  async serverLost(server: MediaServer, cause: MoveCause = 'dead'): Promise<string[]> {
+    const known = this.registry.roomsOf(server);
     this.registry.remove(server);
     // With a shared store another broker may have deleted the pins first: the rooms the server
     // reported to this broker count too, so whichever broker re-places a room logs the move.
-    const rooms = [
-      ...new Set([
-        ...(await this.pins.deleteByServer(server.id)),
-        ...server.rooms,
-        ...server.unconfirmed.keys(),
-      ]),
-    ];
+    const deleted = this.warming ? [] : await this.pins.deleteByServer(server.id);
+    const rooms = [...new Set([...deleted, ...known])];
     const now = this.now();
     this.forgetLostRooms(now);
     for (const room of rooms) {
       this.lostRooms.delete(room); // re-insert so the map stays ordered by time
-      this.lostRooms.set(room, { from: server.id, at: now });
+      this.lostRooms.set(room, { from: server.id, cause, at: now });
     }
     return rooms;
   }
@@ -157,19 +196,32 @@ export class Assigner {
   ): Promise<void> {
     const now = this.now();
     for (const room of closed) {
-      server.rooms.delete(room);
+      if (this.registry.roomClosed(server, room) === 'split') this.onSplitRepaired(room, server.id);
       await this.expireIfIdle(server, room, now);
     }
     for (const room of opened) {
-      server.rooms.add(room);
-      server.unconfirmed.delete(room);
+      if (!this.registry.roomOpened(server, room, now)) {
+        // Members arrived after the room was moved away from here: tell them too.
+        this.migrate(server, room, 'moved');
+        continue;
+      }
       const pin = await this.pins.get(room);
-      // e.g. a shared store whose pin expired: the room is here, so its members should come here.
-      if (pin === undefined)
-        await this.pins.compareAndSet(room, undefined, { serverId: server.id, assignedAt: now });
+      // A pin that expired, or a newcomer that landed beside the members elsewhere: converge.
+      if (pin?.serverId !== server.id) await this.reconcile(room, pin, 'missing');
     }
     await this.sweepUnconfirmed(server);
     await this.keepAlive(server, now);
+  }
+
+  /** The store is back after an outage and may have lost pins: re-pin every live room now. */
+  async storeReconnected(): Promise<void> {
+    const now = this.now();
+    for (const server of [...this.registry.all()]) {
+      if (!server.healthy) continue;
+      this.keptAlive.set(server, now);
+      const pinned = await this.pins.keepAlive(server.id, [...server.rooms], now);
+      if (pinned > 0) this.onRepair('store-reconnect', pinned);
+    }
   }
 
   /**
@@ -179,9 +231,170 @@ export class Assigner {
    */
   async sweepUnconfirmed(server: MediaServer): Promise<void> {
     const now = this.now();
-    for (const [room, since] of server.unconfirmed) {
-      if (now - since < this.ticketTtlMs) break; // the rest were assigned later still
-      await this.expireIfIdle(server, room, now);
+    for (;;) {
+      const oldest = this.registry.oldestUnconfirmed(server);
+      if (oldest === undefined || now - oldest[1] < this.ticketTtlMs) break; // the rest were assigned later
+      await this.expireIfIdle(server, oldest[0], now);
+    }
+  }
+
+  /**
+   * Where the room goes given its pin, decided synchronously from the registry (so the seat it
+   * reserves is counted before any other request looks). `session`: reserve a seat for a request.
+   */
+  private plan(
+    room: string,
+    pin: Pin | undefined,
+    excluded: ReadonlySet<string>,
+    now: number,
+    session: boolean,
+  ): Plan | Wait {
+    const pinned = pin === undefined ? undefined : this.registry.get(pin.serverId);
+    const holders = this.registry.holders(room);
+    if (holders !== undefined && holders.size > 0) {
+      const winner = splitWinner(holders, pinned, excluded);
+      if (winner !== undefined) {
+        const losers: MediaServer[] = [];
+        for (const server of holders.keys()) if (server !== winner) losers.push(server);
+        // A pin just moved to another usable server is a move under way (another broker's, or a
+        // member's exclude): the pin wins, and the live members are told to follow it.
+        if (
+          losers.length === 0 &&
+          pin !== undefined &&
+          pinned !== undefined &&
+          pinned !== winner &&
+          usable(pinned, excluded) &&
+          now - pin.assignedAt < this.ticketTtlMs
+        )
+          return this.planned(room, pinned, now, session, { evacuate: [winner], evacuateCause: 'member' });
+        const split =
+          losers.length === 0
+            ? undefined
+            : { room, servers: [...holders.keys()].map((server) => server.id), winner: winner.id };
+        return this.planned(room, winner, now, session, {
+          evacuate: losers,
+          evacuateCause: 'split',
+          ...(split === undefined ? {} : { split }),
+          ...(pin?.serverId === winner.id
+            ? {}
+            : { repair: pin === undefined ? 'missing' : 'live-elsewhere' }),
+        });
+      }
+      // Every holder is excluded by this client or draining: the room moves, members along.
+      const evacuate = [...holders.keys()].filter((server) => !server.draining);
+      const from =
+        pinned !== undefined && holders.has(pinned) ? pinned : (holders.keys().next().value as MediaServer);
+      const cause: MoveCause = from.draining ? 'drained' : 'member';
+      if (pinned !== undefined && !holders.has(pinned) && usable(pinned, excluded))
+        return this.planned(room, pinned, now, session, { evacuate, evacuateCause: cause });
+      return this.placed(room, now, excluded, from.id, session, {
+        move: { from: from.id, cause },
+        evacuate,
+        evacuateCause: cause,
+      });
+    }
+    if (pin === undefined) {
+      // Without a durable store a restarted broker cannot tell a new room from one whose server
+      // has not re-registered yet: it waits for the warm-up's end (or a registration).
+      if (this.warming && this.pins.durable !== true) return { waitFor: undefined };
+      const lost = this.lostRooms.get(room);
+      return this.placed(room, now, excluded, undefined, session, {
+        ...(lost === undefined ? {} : { move: { from: lost.from, cause: lost.cause } }),
+        evacuate: [],
+        evacuateCause: 'member',
+      });
+    }
+    if (pinned === undefined || !pinned.healthy) {
+      if (this.warming && !excluded.has(pin.serverId)) return { waitFor: pin.serverId };
+      const cause = this.lostRooms.get(room)?.cause ?? 'dead';
+      return this.placed(room, now, excluded, pin.serverId, session, {
+        move: { from: pin.serverId, cause },
+        evacuate: [],
+        evacuateCause: cause,
+      });
+    }
+    if (pinned.draining)
+      return this.placed(room, now, excluded, pinned.id, session, {
+        move: { from: pinned.id, cause: 'drained' },
+        evacuate: [],
+        evacuateCause: 'drained',
+      });
+    if (excluded.has(pinned.id))
+      // The pinned server is alive and may hold members this broker has not heard of yet.
+      return this.placed(room, now, excluded, pinned.id, session, {
+        move: { from: pinned.id, cause: 'member' },
+        evacuate: [pinned],
+        evacuateCause: 'member',
+      });
+    return this.planned(room, pinned, now, session, { evacuate: [], evacuateCause: 'member' });
+  }
+
+  /** A plan for the room's own server (pinned or live): full means refused, never a split. */
+  private planned(
+    room: string,
+    target: MediaServer,
+    now: number,
+    session: boolean,
+    rest: Omit<Plan, 'target' | 'reserved'>,
+  ): Plan {
+    if (!session) return { target, reserved: Reserved.refused, ...rest }; // nothing to undo
+    const reserved = this.registry.reserve(target, room, now);
+    if (reserved === Reserved.refused) throw new UsherError('NO_SERVER_AVAILABLE');
+    return { target, reserved, ...rest };
+  }
+
+  /** A plan for a new server picked for the room (never `also`, its current one). */
+  private placed(
+    room: string,
+    now: number,
+    excluded: ReadonlySet<string>,
+    also: string | undefined,
+    session: boolean,
+    rest: Omit<Plan, 'target' | 'reserved'>,
+  ): Plan {
+    const target = this.pick(excluded, also);
+    if (target === undefined) throw new UsherError('NO_SERVER_AVAILABLE');
+    return this.planned(room, target, now, session, rest);
+  }
+
+  /** Writes the plan's pin by compare-and-set; on success, tells everyone what it owes them. */
+  private async commit(room: string, pin: Pin | undefined, plan: Plan): Promise<boolean> {
+    const { target } = plan;
+    const written = await this.pins.compareAndSet(room, pin?.serverId, {
+      serverId: target.id,
+      assignedAt: this.now(),
+    });
+    if (!written || !target.healthy) {
+      // Another request changed the pin first (re-read and follow it), or the target was lost.
+      this.registry.release(target, room, plan.reserved);
+      return false;
+    }
+    this.lostRooms.delete(room);
+    if (plan.split !== undefined) this.onSplit(plan.split);
+    if (plan.move !== undefined && plan.move.from !== target.id)
+      this.onMove({ room, from: plan.move.from, to: target.id, cause: plan.move.cause });
+    if (plan.repair !== undefined) this.onRepair(plan.repair, 1);
+    for (const server of plan.evacuate) {
+      if (server === target || !this.registry.evacuate(server, room, plan.evacuateCause)) continue;
+      if (plan.split !== undefined) this.onMove({ room, from: server.id, to: target.id, cause: 'split' });
+      this.migrate(server, room, plan.split === undefined ? 'moved' : 'split');
+    }
+    return true;
+  }
+
+  /** Outside a request (a registration, a report): bring the pin and the live holders together. */
+  private async reconcile(room: string, pin: Pin | undefined, repair: PinRepairCause): Promise<void> {
+    let current = pin;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const holders = this.registry.holders(room);
+      if (holders === undefined || holders.size === 0) return;
+      const plan = this.plan(room, current, NONE_EXCLUDED, this.now(), false);
+      if ('waitFor' in plan) return;
+      if (plan.repair !== undefined && (repair === 'registration' || plan.repair === 'missing'))
+        plan.repair = repair;
+      if (current?.serverId === plan.target.id && plan.evacuate.length === 0) return;
+      if (await this.commit(room, current, plan)) return;
+      current = await this.pins.get(room);
     }
   }
 
@@ -190,7 +403,7 @@ export class Assigner {
    * broker) is a ticket TTL old, else keep it for a later sweep at that assignment's time.
    */
   private async expireIfIdle(server: MediaServer, room: string, now: number): Promise<void> {
-    server.unconfirmed.delete(room);
+    this.registry.forgetUnconfirmed(server, room);
     if (server.rooms.has(room)) return;
     const pin = await this.pins.get(room);
     if (pin === undefined || pin.serverId !== server.id) return;
@@ -200,7 +413,7 @@ export class Assigner {
     }
     // Assigned within the TTL (here or by another broker). Appended out of time order, it is
     // swept at the latest one TTL late, when the rooms queued before it have expired.
-    if (!server.unconfirmed.has(room)) server.unconfirmed.set(room, pin.assignedAt);
+    this.registry.awaitUnconfirmed(server, room, pin.assignedAt);
   }
 
   /**
@@ -214,7 +427,8 @@ export class Assigner {
     if (last !== undefined && now - last < every) return;
     this.keptAlive.set(server, now); // before the await: the next report must not start another
     try {
-      await this.pins.keepAlive(server.id, [...server.rooms], now);
+      const pinned = await this.pins.keepAlive(server.id, [...server.rooms], now);
+      if (pinned > 0) this.onRepair('missing', pinned);
     } catch (error) {
       this.keptAlive.delete(server); // retried on the next report
       throw error;
@@ -252,13 +466,8 @@ export class Assigner {
     return best;
   }
 
-  private commit(server: MediaServer, room: string, newPin: boolean, now: number): void {
-    server.pendingAssignments++;
-    if (server.rooms.has(room)) return;
-    if (newPin) server.pendingRooms++;
-    // Re-inserted so the map stays in order of last assignment (see MediaServer.unconfirmed).
-    server.unconfirmed.delete(room);
-    server.unconfirmed.set(room, now);
+  private get warming(): boolean {
+    return this.warmUp?.active === true;
   }
 
   private forgetLostRooms(now: number): void {
@@ -269,17 +478,32 @@ export class Assigner {
   }
 }
 
-/** Why a room must leave its pinned server, or undefined when it may stay. */
-function moveReason(
+/** May this client's members of a room go here (it is not excluded, nor draining)? */
+function usable(server: MediaServer, excluded: ReadonlySet<string>): boolean {
+  return server.healthy && !server.draining && !excluded.has(server.id);
+}
+
+/**
+ * Of the servers holding a room live, the one its members gather on: the pinned one if it is
+ * among them, else the one that has held it longest (most likely the most members: the broker
+ * does not see per-room counts after registration), then the lowest id. Unusable ones never win.
+ */
+function splitWinner(
+  holders: ReadonlyMap<MediaServer, number>,
   pinned: MediaServer | undefined,
-  pinnedId: string,
   excluded: ReadonlySet<string>,
-): MoveReason | undefined {
-  if (pinned === undefined || !pinned.healthy) return 'server-lost';
-  // A drained server's clients come back excluding it: the cause is still the drain.
-  if (pinned.draining) return 'draining';
-  if (excluded.has(pinnedId)) return 'client-exclude';
-  return undefined;
+): MediaServer | undefined {
+  if (pinned !== undefined && holders.has(pinned) && usable(pinned, excluded)) return pinned;
+  let best: MediaServer | undefined;
+  let bestSince = Number.POSITIVE_INFINITY;
+  for (const [server, since] of holders) {
+    if (!usable(server, excluded)) continue;
+    if (since < bestSince || (since === bestSince && best !== undefined && server.id < best.id)) {
+      best = server;
+      bestSince = since;
+    }
+  }
+  return best;
 }
 
 /**

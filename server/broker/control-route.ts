@@ -39,6 +39,8 @@ export interface ControlRouteOptions {
   connections: ConnectionCounter;
   /** New control connections per address; undefined ⇒ unlimited. */
   connectBudget: IpBudget | undefined;
+  /** True while the broker's own event loop was just stalled: a silence then is ours, not the server's. */
+  stalled: () => boolean;
 }
 
 export interface ControlRoute {
@@ -63,6 +65,7 @@ export function registerControlRoute(app: FastifyInstance, options: ControlRoute
     proxyHops,
     connections,
     connectBudget,
+    stalled,
   } = options;
   app.get(
     '/v1/control',
@@ -84,6 +87,7 @@ export function registerControlRoute(app: FastifyInstance, options: ControlRoute
     heartbeat,
     refusalLog: new ThrottledLog(logger, REFUSAL_LOG.burst, REFUSAL_LOG.intervalMs, now),
     now,
+    stalled,
     onClosed: (socket) => {
       connections.close(socket.limitKey);
       metrics.controlConnections.dec();

@@ -37,6 +37,11 @@ export interface ControlSocketContext {
   /** Refused registrations are logged through this, at a bounded rate. */
   readonly refusalLog: ThrottledLog;
   now(): number;
+  /**
+   * True while the broker's own event loop was just stalled (SIGSTOP, thaw): a silence then is
+   * the broker's, not the server's. Asking also starts the warm-up when a stall is noticed.
+   */
+  stalled(): boolean;
   /** Called once when the socket has closed. */
   onClosed(socket: ControlSocket): void;
 }
@@ -202,32 +207,47 @@ export class ControlSocket {
         draining: message.draining,
         now: this.ctx.now(),
       },
+      message.rooms,
       (outbound) => sendJson(this.socket, outbound),
     );
     this.server = registered;
-    this.silence = setTimeout(() => {
-      void fleet.lose(registered, 'heartbeat-timeout').catch(this.logFailure);
-      this.state = 'closed';
-      closeSocket(this.socket, CloseCode.IDLE_TIMEOUT, 'heartbeat timeout');
-    }, heartbeat.timeoutMs);
-    await fleet.restoreRooms(
-      registered,
-      message.rooms.map((entry) => entry.room),
-    );
-    if (this.state !== 'verifying') return;
+    this.silence = setTimeout(() => this.onSilence(registered), heartbeat.timeoutMs);
+    // The registry knows the server's live rooms already: `registered` goes first, and only
+    // then may the pins' repair send it a `migrate` (a room another server holds and wins).
     this.state = 'registered';
     sendJson(this.socket, {
       type: 'registered',
       v: PROTOCOL_VERSION,
       heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
     });
+    await fleet.restoreRooms(
+      registered,
+      message.rooms.map((entry) => entry.room),
+    );
+  }
+
+  /** No message for a heartbeat timeout: the server is frozen or cut off, unless the broker was. */
+  private onSilence(server: MediaServer): void {
+    // After a stall every server looks silent at once: give them a fresh period.
+    if (this.ctx.stalled()) {
+      this.silence?.refresh();
+      return;
+    }
+    void this.ctx.fleet.lose(server, 'heartbeat-timeout').catch(this.logFailure);
+    this.state = 'closed';
+    closeSocket(this.socket, CloseCode.IDLE_TIMEOUT, 'heartbeat timeout');
   }
 
   private onClose(): void {
     clearTimeout(this.deadline);
     clearTimeout(this.silence);
     this.state = 'closed';
-    if (this.server !== undefined) this.ctx.fleet.lose(this.server, 'control-closed').catch(this.logFailure);
+    if (this.server !== undefined) {
+      // A stall noticed only now (the server gave up on a silent broker) starts the warm-up
+      // first, so the loss does not delete pins the reconnecting server will claim again.
+      this.ctx.stalled();
+      this.ctx.fleet.lose(this.server, 'control-closed').catch(this.logFailure);
+    }
     this.ctx.onClosed(this);
   }
 }

@@ -4,9 +4,10 @@ import { UsherError } from '../../shared/errors.ts';
 import type { ControlOutbound, LoadReport } from '../../shared/protocol/control.ts';
 import { PROTOCOL_VERSION } from '../../shared/version.ts';
 import type { Logger } from '../common/logger.ts';
-import type { Assigner } from './assignment.ts';
+import type { Assigner, MigrateReason } from './assignment.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { MediaServer, ServerInit, ServerRegistry } from './registry.ts';
+import type { WarmUp } from './warm-up.ts';
 
 export type LossReason = 'heartbeat-timeout' | 'control-closed';
 
@@ -19,6 +20,14 @@ export interface FleetOptions {
   logger: Logger;
   metrics: BrokerMetrics;
   now: () => number;
+  /** Told of every registration, so requests waiting for a server go on at once. */
+  warmUp?: WarmUp;
+}
+
+/** A room the server holds live, as its registration lists it. */
+export interface LiveRoom {
+  room: string;
+  peers: number;
 }
 
 export class Fleet {
@@ -36,10 +45,23 @@ export class Fleet {
     return this.options.registry.get(id) !== undefined;
   }
 
-  /** Synchronous, so two racing registrations for one id cannot both win. */
-  register(init: ServerInit, send: ControlSend): MediaServer {
-    const server = this.options.registry.add(init);
+  /**
+   * Synchronous, so two racing registrations for one id cannot both win, and the server's live
+   * rooms are placement's truth before any request can look.
+   */
+  register(init: ServerInit, rooms: readonly LiveRoom[], send: ControlSend): MediaServer {
+    const { registry } = this.options;
+    const server = registry.add(init);
+    let peers = 0;
+    for (const entry of rooms) peers += entry.peers;
+    registry.registered(
+      server,
+      rooms.map((entry) => entry.room),
+      peers,
+      init.now,
+    );
     this.links.set(server, send);
+    this.options.warmUp?.registered(server.id);
     this.options.logger.info({ id: server.id, url: server.url }, 'media server registered');
     this.options.metrics.serversRegistered.inc();
     return server;
@@ -56,9 +78,8 @@ export class Fleet {
 
   async report(server: MediaServer, load: LoadReport): Promise<void> {
     if (!server.healthy) return;
-    const wasDraining = server.draining;
-    this.options.registry.report(server, load, this.options.now());
-    if (server.draining && !wasDraining) this.options.logger.info({ id: server.id }, 'media server draining');
+    if (this.options.registry.report(server, load, this.options.now()))
+      this.options.logger.info({ id: server.id }, 'media server draining');
     await this.tolerateStore(
       this.options.assigner.roomsChanged(server, load.opened, load.closed),
       server,
@@ -75,7 +96,7 @@ export class Fleet {
     // The registry entry goes first, so a store that is down only leaves pins that the next
     // request for each room moves (their server is unknown) or that expire.
     await this.tolerateStore(
-      assigner.serverLost(server).then((lost) => {
+      assigner.serverLost(server, reason === 'heartbeat-timeout' ? 'frozen' : 'dead').then((lost) => {
         rooms = lost;
       }),
       server,
@@ -99,15 +120,26 @@ export class Fleet {
     this.stopped = true;
   }
 
+  /** Tells a live server to send one room's members elsewhere (the room moved away from it). */
+  migrateRoom(server: MediaServer, room: string, reason: MigrateReason): void {
+    this.links.get(server)?.({ type: 'migrate', v: PROTOCOL_VERSION, room, reason });
+  }
+
+  /** The shared store is back after an outage: re-pin every live room now. */
+  async storeReconnected(): Promise<void> {
+    try {
+      await this.options.assigner.storeReconnected();
+    } catch (error) {
+      if (!(error instanceof UsherError)) throw error;
+      this.options.logger.debug({ code: error.code }, 'room pins not re-asserted');
+    }
+  }
+
   /** Admin drain: no new rooms here from now on, and the server is told to migrate its clients. */
   drain(id: string): MediaServer | undefined {
     const server = this.options.registry.get(id);
     if (server === undefined) return undefined;
-    server.drainRequested = true;
-    if (!server.draining) {
-      server.draining = true;
-      this.options.logger.info({ id }, 'media server draining');
-    }
+    if (this.options.registry.requestDrain(server)) this.options.logger.info({ id }, 'media server draining');
     this.links.get(server)?.({ type: 'drain', v: PROTOCOL_VERSION });
     return server;
   }

@@ -33,8 +33,10 @@ import {
   SESSION_SOCKET_MAX_PAYLOAD,
 } from './session-routes.ts';
 import { createSessionService } from './sessions.ts';
+import { StallWatch } from './stall-watch.ts';
 import { registerStaticSite } from './static-site.ts';
 import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.ts';
+import { WarmUp } from './warm-up.ts';
 
 export type { PinStore } from './pin-store.ts';
 export { MemoryPinStore } from './pin-store.ts';
@@ -81,6 +83,11 @@ export interface BrokerOptions {
   now?: () => number;
   /** Room pin store; in memory by default (a shared one lets several brokers agree). */
   pins?: PinStore;
+  /**
+   * After start, a stall of the event loop or the store's reconnect: how long media servers get
+   * to (re)register before their rooms may move (default: the heartbeat timeout; 0: none).
+   */
+  warmUpMs?: number;
 }
 
 export interface Broker {
@@ -108,24 +115,55 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   const ticketTtlSeconds = options.ticketTtlSeconds ?? DEFAULT_TICKET_TTL_SECONDS;
   const proxyHops =
     options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : (options.trustProxy ?? 0);
-  const pins = options.pins ?? new MemoryPinStore();
-  const registry = new ServerRegistry();
+  const pins: PinStore = options.pins ?? new MemoryPinStore();
+  const registry = new ServerRegistry({ pendingTtlMs: ticketTtlSeconds * 1000 });
 
   const metrics = createBrokerMetrics({
     healthyServers: () => registry.healthyCount(),
     pinnedRooms: () => pins.size(),
   });
+  const warmUp = new WarmUp({
+    durationMs: options.warmUpMs ?? heartbeat.timeoutMs,
+    onEnd: () => logger.info({ servers: registry.healthyCount() }, 'warm-up over'),
+  });
+  warmUp.start();
   const assigner = new Assigner({
     registry,
     pins,
     now,
     ticketTtlMs: ticketTtlSeconds * 1000,
+    warmUp,
     onMove: (move) => {
       logger.info(move, 'room moved');
-      metrics.roomMoves.inc({ reason: move.reason });
+      metrics.roomMoves.inc({ cause: move.cause });
+    },
+    onRepair: (cause, count) => metrics.pinRepairs.inc({ cause }, count),
+    onSplit: (split) => {
+      logger.info(split, 'room split detected');
+      metrics.splitsDetected.inc();
+    },
+    onSplitRepaired: (room, server) => {
+      logger.info({ room, server }, 'room split repaired');
+      metrics.splitsRepaired.inc();
+    },
+    migrate: (server, room, reason) => fleet.migrateRoom(server, room, reason),
+  });
+  const fleet = new Fleet({ registry, assigner, logger, metrics, now, warmUp });
+  const stallWatch = new StallWatch({
+    tickMs: Math.max(50, Math.floor(heartbeat.intervalMs / 4)),
+    thresholdMs: heartbeat.intervalMs,
+    graceMs: heartbeat.timeoutMs,
+    now,
+    onStall: (stalledMs) => {
+      // Media servers get a fresh heartbeat period and a warm-up to re-register.
+      logger.warn({ stalledMs }, 'broker event loop stalled');
+      warmUp.start();
     },
   });
-  const fleet = new Fleet({ registry, assigner, logger, metrics, now });
+  pins.onReconnect?.(() => {
+    warmUp.start();
+    fleet.storeReconnected().catch((error: unknown) => logger.error({ err: error }, 're-pinning failed'));
+  });
   const sessions = createSessionService({
     keys: options.keys,
     assigner,
@@ -223,11 +261,28 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       }
     });
 
-    app.get('/healthz', async () => ({
-      status: 'ok',
-      servers: registry.healthyCount(),
-      rooms: await pins.size(),
-    }));
+    // Liveness: 200 while the process serves, whatever its store does.
+    app.get('/healthz', async () => {
+      let rooms: number | null = null;
+      try {
+        rooms = await pins.size();
+      } catch {
+        // the store is down: readiness says so
+      }
+      return { status: 'ok', servers: registry.healthyCount(), rooms };
+    });
+    // Readiness: may this broker take session requests (a load balancer routes around it if not)?
+    app.get('/readyz', async (_request, reply) => {
+      const servers = registry.healthyCount();
+      const store = pins.reachable !== false;
+      const ready = servers > 0 && !warmUp.active && store;
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'not-ready',
+        servers,
+        warmingUp: warmUp.active,
+        store: store ? 'ok' : 'unreachable',
+      });
+    });
     app.get('/metrics', async (request, reply) => {
       if (metricsToken !== undefined && !bearerMatches(request.headers.authorization, metricsToken)) {
         reply.header('www-authenticate', 'Bearer realm="usher-metrics"');
@@ -268,6 +323,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       proxyHops,
       connections: controlConnections,
       connectBudget: controlConnectBudget,
+      stalled: () => stallWatch.stalled(),
     });
     socketRoutes.set('/v1/control', {
       accept: controlRoute.accept,
@@ -280,6 +336,8 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       logger,
     });
     app.addHook('preClose', async () => {
+      stallWatch.stop();
+      warmUp.end();
       fleet.stop();
       await upgrades?.close(CLOSE_WAIT_MS);
     });
@@ -293,6 +351,8 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
 
     await app.listen({ host, port: options.port, listenTextResolver: () => 'http server listening' });
   } catch (error) {
+    stallWatch.stop();
+    warmUp.end();
     for (const stop of stopped) stop();
     await app.close();
     throw error;

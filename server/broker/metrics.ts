@@ -6,7 +6,10 @@ export interface BrokerMetrics {
   readonly registry: Registry;
   readonly serversRegistered: Counter;
   readonly serversLost: Counter<'reason'>;
-  readonly roomMoves: Counter<'reason'>;
+  readonly roomMoves: Counter<'cause'>;
+  readonly splitsDetected: Counter;
+  readonly splitsRepaired: Counter;
+  readonly pinRepairs: Counter<'cause'>;
   readonly sessionRequests: Counter<'transport' | 'result'>;
   readonly sessionSeconds: Histogram<'transport'>;
   readonly sessionConnections: Gauge;
@@ -61,8 +64,24 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
     }),
     roomMoves: new Counter({
       name: 'usher_broker_room_moves_total',
-      help: 'Rooms moved to another media server (failovers), by reason',
-      labelNames: ['reason'],
+      help: 'Rooms moved to another media server, by cause (dead, frozen, drained, member, split, operator)',
+      labelNames: ['cause'],
+      registers,
+    }),
+    splitsDetected: new Counter({
+      name: 'usher_broker_room_splits_detected_total',
+      help: 'Rooms found live on two or more media servers at once',
+      registers,
+    }),
+    splitsRepaired: new Counter({
+      name: 'usher_broker_room_splits_repaired_total',
+      help: 'Split rooms whose losing server reported the room closed (its members migrated)',
+      registers,
+    }),
+    pinRepairs: new Counter({
+      name: 'usher_broker_pin_repairs_total',
+      help: 'Room pins rewritten to the server holding the room live, by cause (live-elsewhere, missing, store-reconnect, registration)',
+      labelNames: ['cause'],
       registers,
     }),
     sessionRequests: new Counter({

@@ -23,11 +23,21 @@ export interface PinStore {
   deleteByServer(serverId: string): Promise<string[]>;
   /**
    * The rooms are live on serverId: renew their pins, and pin those that have none (expired,
-   * or the store was emptied) to it. Rooms pinned to another server are left alone.
+   * or the store was emptied) to it. Rooms pinned to another server are left alone. Returns
+   * how many rooms it pinned.
    */
-  keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void>;
+  keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<number>;
   /** Pins not renewed by an assignment or keepAlive expire: call keepAlive this often. Unset: never expire. */
   readonly keepAliveMs?: number;
+  /**
+   * Pins outlive the broker process (a shared store): after a restart, a room without a pin
+   * is new, not one whose server has yet to re-register. Unset: false.
+   */
+  readonly durable?: boolean;
+  /** False while the store cannot be reached. Unset: always reachable. */
+  readonly reachable?: boolean;
+  /** Calls `listener` each time the store is reachable again after an outage (it may have lost pins). */
+  onReconnect?(listener: () => void): void;
   size(): Promise<number>;
   entries(): Promise<Array<[room: string, pin: Pin]>>;
 }
@@ -67,8 +77,14 @@ export class MemoryPinStore implements PinStore {
     return [...rooms];
   }
 
-  async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void> {
-    for (const room of rooms) if (!this.pins.has(room)) this.write(room, { serverId, assignedAt: now });
+  async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<number> {
+    let pinned = 0;
+    for (const room of rooms) {
+      if (this.pins.has(room)) continue;
+      this.write(room, { serverId, assignedAt: now });
+      pinned++;
+    }
+    return pinned;
   }
 
   async size(): Promise<number> {

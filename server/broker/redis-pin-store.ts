@@ -75,6 +75,7 @@ return deleted`,
     numberOfKeys: 1,
     lua: `${HOLDER}
 local server, ttl, prefix = ARGV[1], ARGV[3], ARGV[4]
+local pinned = 0
 if ARGV[5] == '1' then
   for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if holder(redis.call('GET', prefix .. room)) ~= server then redis.call('SREM', KEYS[1], room) end
@@ -86,13 +87,14 @@ for i = 6, #ARGV do
   if current == '' then
     redis.call('SET', key, server .. '|' .. ARGV[2], 'PX', ttl)
     redis.call('SADD', KEYS[1], ARGV[i])
+    pinned = pinned + 1
   elseif current == server then
     redis.call('PEXPIRE', key, ttl)
     redis.call('SADD', KEYS[1], ARGV[i])
   end
 end
 if redis.call('SCARD', KEYS[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1`,
+return pinned`,
   },
 } as const;
 
@@ -106,6 +108,7 @@ type ScriptCall = (...keysAndArgs: Array<string | number>) => Promise<unknown>;
  */
 export class RedisPinStore implements PinStore {
   readonly keepAliveMs: number;
+  readonly durable = true;
   private readonly redis: Redis;
   private readonly logger: Logger;
   private readonly ttlMs: number;
@@ -114,6 +117,8 @@ export class RedisPinStore implements PinStore {
   private readonly pinPattern: string;
   private readonly target: string;
   private available = false;
+  private everReady = false;
+  private readonly reconnectListeners: Array<() => void> = [];
   private lastWarnAt = Number.NEGATIVE_INFINITY;
   private closing: Promise<void> | undefined;
 
@@ -147,11 +152,22 @@ export class RedisPinStore implements PinStore {
     this.redis.on('ready', () => {
       if (!this.available) this.logger.info({ redis: this.target }, 'shared room state (redis) connected');
       this.available = true;
+      // After an outage Redis may have come back empty: the broker re-pins its live rooms now.
+      if (this.everReady) for (const listener of this.reconnectListeners) listener();
+      this.everReady = true;
     });
     this.redis.on('error', (error: Error) => this.unavailable(error));
     this.redis.on('close', () => {
       if (this.closing === undefined) this.unavailable(new Error('connection closed'));
     });
+  }
+
+  get reachable(): boolean {
+    return this.available;
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   /** Resolves true once connected, false if that takes longer than timeoutMs. */
@@ -201,12 +217,13 @@ export class RedisPinStore implements PinStore {
     return result as string[];
   }
 
-  async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<void> {
+  async keepAlive(serverId: string, rooms: readonly string[], now: number): Promise<number> {
     const setKey = this.serverPrefix + serverId;
+    let pinned = 0;
     // The first call also prunes the set, so it stays as small as the server's real rooms.
     for (let start = 0; start === 0 || start < rooms.length; start += KEEP_ALIVE_BATCH) {
       const batch = rooms.slice(start, start + KEEP_ALIVE_BATCH);
-      await this.run('keepAlive', () =>
+      const result = await this.run('keepAlive', () =>
         this.script('usherPinKeepAlive')(
           setKey,
           serverId,
@@ -217,7 +234,9 @@ export class RedisPinStore implements PinStore {
           ...batch,
         ),
       );
+      pinned += Number(result);
     }
+    return pinned;
   }
 
   /** Counts with SCAN (O(pins)): for /healthz, metrics and admin, not the request path. */

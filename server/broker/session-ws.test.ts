@@ -77,8 +77,8 @@ describe('session requests over WebSocket', () => {
 
     const [line] = tb.logged('room moved');
     assert.deepEqual(
-      { room: line?.room, from: line?.from, to: line?.to, reason: line?.reason },
-      { room: 'lobby', from: old, to: target, reason: 'client-exclude' },
+      { room: line?.room, from: line?.from, to: line?.to, cause: line?.cause },
+      { room: 'lobby', from: old, to: target, cause: 'member' },
     );
     assert.equal(tb.logged('room moved').length, 1);
 

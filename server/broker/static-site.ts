@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './http-errors.ts';
 
 /** API paths never fall back to the app, so a typo there is a clear 404. */
-const API_PREFIXES = ['/v1/', '/admin/v1/', '/metrics', '/healthz'];
+const API_PREFIXES = ['/v1/', '/admin/v1/', '/metrics', '/healthz', '/readyz'];
 
 export async function registerStaticSite(
   app: FastifyInstance,

@@ -52,6 +52,12 @@ export const brokerOptions = {
     min: 100,
     help: 'no report for this long ⇒ broker drops the server',
   },
+  'warmup-ms': {
+    kind: 'int',
+    env: 'USHER_WARMUP_MS',
+    min: 0,
+    help: 'after start, an event-loop stall or a Redis reconnect: how long media servers get to re-register before their rooms may move (default: --heartbeat-timeout-ms; 0: none)',
+  },
   'ticket-ttl-s': {
     kind: 'int',
     env: 'USHER_TICKET_TTL_S',
@@ -218,6 +224,7 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
     staticDir,
     ping: { intervalMs: options['ping-interval-ms'], timeoutMs: options['ping-timeout-ms'] },
     heartbeat: { intervalMs: options['heartbeat-interval-ms'], timeoutMs: options['heartbeat-timeout-ms'] },
+    ...(options['warmup-ms'] === undefined ? {} : { warmUpMs: options['warmup-ms'] }),
     ticketTtlSeconds: options['ticket-ttl-s'],
     resumeTtlSeconds: options['resume-ttl-s'],
     iceServers: {

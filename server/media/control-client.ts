@@ -11,6 +11,7 @@ import {
   type LoadReport,
   type Register,
   type Registered,
+  type RoomMigrate,
 } from '../../shared/protocol/control.ts';
 import { JitterBackoffPolicy, type ReconnectPolicy } from '../../shared/reconnect-policy.ts';
 import type { KeyRing } from '../common/keys.ts';
@@ -23,9 +24,6 @@ export interface ControlSnapshot {
   draining: boolean;
   roomList: { room: string; peers: number }[];
 }
-
-/** What the broker may ask of one room on this server: every control message that names a room. */
-export type RoomRequest = Extract<ControlOutbound, { room: string }>;
 
 export interface ControlClientOptions {
   /** http(s) URL of the broker; the channel is ws(s)://<same host>/v1/control. */
@@ -40,8 +38,8 @@ export interface ControlClientOptions {
   snapshot(): ControlSnapshot;
   /** The broker (an admin) asked this server to drain. */
   onDrain(): void;
-  /** The broker asked this server to act on one of its rooms (e.g. move its members elsewhere). */
-  onRoomRequest?(request: RoomRequest): void;
+  /** The broker moved this room to another server (or another holds it): send its members `migrate`. */
+  onMigrateRoom?(room: string, reason: RoomMigrate['reason']): void;
   /** When to reconnect after the channel is lost; default `new JitterBackoffPolicy(CONTROL_BACKOFF)`. */
   readonly reconnect?: ReconnectPolicy;
   /** No `registered` within this long after `register` ⇒ reconnect. Default 10 000. */
@@ -216,8 +214,6 @@ export class ControlClient {
       return;
     }
     const msg = result.msg;
-    // One case per message type; a request about one room adds
-    // `case '<type>': this.options.onRoomRequest?.(msg); break;`.
     switch (msg.type) {
       case 'registered':
         this.onRegistered(socket, msg);
@@ -225,6 +221,9 @@ export class ControlClient {
       case 'drain':
         this.options.logger.info('broker asked this server to drain');
         this.options.onDrain();
+        break;
+      case 'migrate':
+        this.options.onMigrateRoom?.(msg.room, msg.reason);
         break;
       case 'error':
         // Only the code: the broker's message might echo what we sent.

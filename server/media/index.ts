@@ -122,6 +122,9 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
       onDrain: () => {
         server.drain().catch((error: unknown) => logger.error({ err: error }, 'drain failed'));
       },
+      onMigrateRoom: (room) => {
+        server.migrateRoom(room);
+      },
     });
     controls.push(control);
   }

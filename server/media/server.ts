@@ -21,6 +21,7 @@ import type { RoomRegistry } from './rooms.ts';
 export const MEDIA_PATH = '/v1/media';
 /** How long close() waits for clients to answer the close frame before cutting them. */
 const CLOSE_HANDSHAKE_MS = 1000;
+const MIGRATE_MOVED = '{"type":"migrate","v":1,"reason":"moved"}';
 
 export interface ServerConfig {
   readonly id: string;
@@ -44,6 +45,8 @@ export interface ServerConfig {
 export interface ServerHandle {
   readonly port: number;
   stats(): { rooms: number; peers: number; draining: boolean };
+  /** The room now lives on another server: its members are asked to go back to the broker. Returns how many. */
+  migrateRoom(room: string): number;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -185,9 +188,21 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
     });
   }
 
+  function migrateRoom(room: string): number {
+    let told = 0;
+    for (const member of rooms.members(room)) {
+      if (!member.joined) continue;
+      member.send(MIGRATE_MOVED);
+      told++;
+    }
+    logger.info({ room, peers: told }, 'room moved: asking its members to migrate');
+    return told;
+  }
+
   return {
     port,
     stats,
+    migrateRoom,
     drain() {
       drainPromise ??= drainNow();
       return drainPromise;

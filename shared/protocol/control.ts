@@ -76,8 +76,24 @@ export const Drain = Type.Object(
 );
 export type Drain = Static<typeof Drain>;
 
+/**
+ * The room's members must gather on another server: send them `migrate` (they come back to
+ * the broker excluding this server, keeping their peer ids). `moved`: the room's pin moved
+ * away from this live server; `split`: another server holds the room live too and won.
+ */
+export const RoomMigrate = Type.Object(
+  {
+    type: Type.Literal('migrate'),
+    v: Version,
+    room: RoomName,
+    reason: Type.Union([Type.Literal('moved'), Type.Literal('split')]),
+  },
+  { additionalProperties: false },
+);
+export type RoomMigrate = Static<typeof RoomMigrate>;
+
 /** Everything the broker may send a media server (`error` refuses a registration or a frame). */
-export const ControlOutbound = Type.Union([Registered, Drain, ErrorMessage]);
+export const ControlOutbound = Type.Union([Registered, Drain, RoomMigrate, ErrorMessage]);
 export type ControlOutbound = Static<typeof ControlOutbound>;
 
 export { ServerId };

@@ -130,9 +130,16 @@ export const PeerLeft = Type.Object(
 );
 export type PeerLeft = Static<typeof PeerLeft>;
 
-/** The server is draining: ask the broker again with `exclude: [server id]`. */
+/**
+ * Go back to the broker with `exclude: [server id]` (keeping the peer id with `resume`).
+ * `draining`: the server is shutting down; `moved`: the room now lives on another server.
+ */
 export const Migrate = Type.Object(
-  { type: Type.Literal('migrate'), v: Version, reason: Type.Literal('draining') },
+  {
+    type: Type.Literal('migrate'),
+    v: Version,
+    reason: Type.Union([Type.Literal('draining'), Type.Literal('moved')]),
+  },
   { additionalProperties: false },
 );
 export type Migrate = Static<typeof Migrate>;

@@ -168,8 +168,11 @@ test('fuzz: media server → broker control channel', { timeout: 180_000 }, asyn
           () => fuzz.messages.slice(from).some((message) => message.id === mark),
           10_000,
         );
-        const answers = fuzz.messages.slice(from).filter((message) => message.id !== mark);
-        for (const answer of answers) assert.equal(checkOutbound(answer), null);
+        // A reported room that another server holds under its pin gets a (valid) `migrate`.
+        const answers = fuzz.messages
+          .slice(from)
+          .filter((message) => message.id !== mark && message.type !== 'migrate');
+        for (const answer of fuzz.messages.slice(from)) assert.equal(checkOutbound(answer), null);
         assert.deepEqual(
           answers.map((message) => ({ code: message.code, id: message.id })),
           wanted,

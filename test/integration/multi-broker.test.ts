@@ -197,10 +197,11 @@ describe('a broker whose Redis goes down', () => {
     assert.equal(body.code, 'INTERNAL');
     assert.doesNotMatch(JSON.stringify(body), /redis|127\.0\.0\.1/i, 'no infrastructure details');
     assert.equal(
-      (await getJson(`${shared.broker.url}/healthz`)).status,
-      500,
+      (await getJson(`${shared.broker.url}/readyz`)).status,
+      503,
       'a load balancer routes around it',
     );
+    assert.equal((await getJson(`${shared.broker.url}/healthz`)).status, 200, 'alive all the same');
     const metrics = await fetch(`${shared.broker.url}/metrics`);
     assert.equal(metrics.status, 200, 'the other metrics are still served');
     assert.match(await metrics.text(), /usher_broker_media_servers 1/);

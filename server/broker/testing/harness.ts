@@ -47,7 +47,8 @@ export interface TestBroker {
 
 export async function startBroker(t: TestContext, options: Partial<BrokerOptions> = {}): Promise<TestBroker> {
   const { logger, records } = captureLogger();
-  const broker = await createBroker({ port: 0, keys, logger, ...options });
+  // No warm-up unless a test asks for one: each test starts its broker and its servers afresh.
+  const broker = await createBroker({ port: 0, keys, logger, warmUpMs: 0, ...options });
   t.after(() => broker.close());
   return {
     broker,

@@ -75,12 +75,12 @@ export function pinStoreContract(make: (t: TestContext) => Promise<PinStore>): v
     const pins = await make(t);
     await pins.set('mine', { serverId: 'a', assignedAt: 1 });
     await pins.set('moved', { serverId: 'b', assignedAt: 2 });
-    await pins.keepAlive('a', ['mine', 'moved', 'orphan'], 50);
+    assert.equal(await pins.keepAlive('a', ['mine', 'moved', 'orphan'], 50), 1, 'it pinned one room');
     assert.deepEqual(await pins.get('mine'), { serverId: 'a', assignedAt: 1 });
     assert.deepEqual(await pins.get('moved'), { serverId: 'b', assignedAt: 2 });
     assert.deepEqual(await pins.get('orphan'), { serverId: 'a', assignedAt: 50 });
     assert.deepEqual((await pins.deleteByServer('a')).sort(), ['mine', 'orphan']);
-    await pins.keepAlive('c', [], 60); // nothing live: a no-op
+    assert.equal(await pins.keepAlive('c', [], 60), 0); // nothing live: a no-op
     assert.equal(await pins.size(), 1);
   });
 }
