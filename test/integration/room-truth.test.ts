@@ -113,6 +113,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     await fleet(t, [broker]);
     const rooms = roomNames('restart', 5);
     const members = await joinAll(t, broker.sessionUrl, rooms);
+    await settled([broker], members.length);
     const before = placement(members);
 
     await broker.process.kill();
@@ -161,6 +162,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     t.diagnostic(`HAProxy front checks ${front.checkPath}`);
     const rooms = roomNames('front', 10);
     const members = await joinAll(t, front.sessionUrl, rooms);
+    await settled(brokers, members.length);
 
     const newcomers = new NewcomerStream(t, () => front.sessionUrl, rooms, members);
     const sampler = new SplitSampler(() => [...members, ...newcomers.current]);
@@ -199,6 +201,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     await fleet(t, [broker]);
     const rooms = roomNames('empty', 10);
     const members = await joinAll(t, broker.sessionUrl, rooms);
+    await settled([broker], members.length);
     const membersServer = new Map([...placement(members)].map(([room, servers]) => [room, [...servers][0]!]));
 
     await redis.kill();
@@ -248,6 +251,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     await fleet(t, [broker]);
     const rooms = roomNames('frozen', 5);
     const members = await joinAll(t, broker.sessionUrl, rooms);
+    await settled([broker], members.length);
     const before = placement(members);
 
     const newcomers = new NewcomerStream(t, () => broker.sessionUrl, rooms, members);
@@ -299,6 +303,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     const broker = await startBroker(t, { redisUrl: redis.url });
     await fleet(t, [broker]);
     const members = await joinAll(t, broker.sessionUrl, ['moved'], 2);
+    await settled([broker], members.length);
     const from = members[0]!.session.serverId!;
     const peerIds = members.map((member) => member.session.peerId);
     const sampler = new SplitSampler(() => members);
@@ -452,6 +457,23 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     assert.equal(metrics.movesTotal, 0, 'no room moved');
   });
 });
+
+/**
+ * Waits until the servers' load reports to every broker count `peers` peers: the rooms they
+ * opened have been reported, so the fleet is in its steady state before the failure.
+ */
+async function settled(brokers: readonly BrokerProcess[], peers: number): Promise<void> {
+  await waitUntil(
+    async () => {
+      const reports = await Promise.all(
+        brokers.map((broker) => adminGet<{ servers: Array<{ peers: number }> }>(broker, '/admin/v1/servers')),
+      );
+      return reports.every((body) => body.servers.reduce((sum, server) => sum + server.peers, 0) === peers);
+    },
+    `the servers to report ${peers} peers`,
+    10_000,
+  );
+}
 
 /** Joins `perRoom` members per room (one at a time, so new rooms spread by load); asserts one server per room. */
 async function joinAll(
