@@ -11,6 +11,7 @@ import {
   adminGet,
   type BrokerProcess,
   brokerTruth,
+  httpStatus,
   type Member,
   NewcomerStream,
   newMember,
@@ -107,7 +108,7 @@ function assertNoSplits(sampler: SplitSampler, newcomers: NewcomerStream | undef
 
 describe('one room, one server, with real processes', { timeout: 240_000 }, () => {
   test('memory mode: the broker SIGKILLed and restarted on its port splits no room', {
-    timeout: 60_000,
+    timeout: 50_000,
   }, async (t) => {
     const broker = await startBroker(t);
     await fleet(t, [broker]);
@@ -123,13 +124,23 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     await waitAnswering(broker);
     const answeredAt = Date.now();
     const sampler = new SplitSampler(() => [...members, ...newcomers.current]);
+    // Readiness next to the registered count: ready with no server is what the issue saw.
+    const readiness: Array<{ ready: number | undefined; servers: number | undefined }> = [];
+    const readinessProbe = setInterval(() => {
+      void Promise.all([httpStatus(`${broker.url}/readyz`), registeredServers(broker)]).then(
+        ([ready, servers]) => readiness.push({ ready, servers }),
+      );
+    }, 200);
     const registeredMs = await timeUntil(async () => (await registeredServers(broker)) === 3, 10_000);
     try {
       await newcomersJoined(newcomers, rooms, 8, answeredAt - killedAt, 30_000);
     } finally {
+      clearInterval(readinessProbe);
       sampler.stop();
       await newcomers.stop();
     }
+    const readyWithoutServers = readiness.filter((r) => r.ready === 200 && r.servers === 0).length;
+    const readyAtEnd = await httpStatus(`${broker.url}/readyz`);
     const metrics = await brokerTruth(broker);
     t.diagnostic(
       `broker answered ${answeredAt - killedAt} ms after SIGKILL; 3 servers registered ${registeredMs ?? '>10000'} ms later`,
@@ -137,9 +148,14 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     t.diagnostic(`splits: ${sampler.describe()}`);
     t.diagnostic(newcomers.describe());
     t.diagnostic(metricsLine('restarted broker', metrics));
+    t.diagnostic(
+      `/readyz after the restart (status/servers): ${readiness.map((r) => `${r.ready}/${r.servers}`).join(',')}; at the end ${readyAtEnd}`,
+    );
 
     assertNoSplits(sampler, newcomers);
     assert.deepEqual(placement(members), before, 'the members stayed where they were');
+    assert.equal(readyWithoutServers, 0, '/readyz never 200 while no media server is registered');
+    assert.equal(readyAtEnd, 200, '/readyz 200 once the servers are back');
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('restarted broker', metrics)}`);
     assert.equal(metrics.splitsDetected, metrics.splitsRepaired, 'every detected split repaired');
     assert.ok(
@@ -149,7 +165,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
   });
 
   test('Redis, two brokers behind HAProxy: one restarted while newcomers come through the front splits no room', {
-    timeout: 70_000,
+    timeout: 50_000,
   }, async (t) => {
     const redis = await startRedis(t);
     const brokers = [
@@ -194,7 +210,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
   });
 
   test('Redis SIGKILLed and restarted empty: pins come back at once and newcomers land with the members', {
-    timeout: 60_000,
+    timeout: 50_000,
   }, async (t) => {
     const redis = await startRedis(t);
     const broker = await startBroker(t, { redisUrl: redis.url });
@@ -244,7 +260,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
   });
 
   test('Redis frozen (SIGSTOP) for 10 s: calls go on, no room splits after SIGCONT', {
-    timeout: 60_000,
+    timeout: 50_000,
   }, async (t) => {
     const redis = await startRedis(t);
     const broker = await startBroker(t, { redisUrl: redis.url });
