@@ -273,8 +273,10 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     const newcomers = new NewcomerStream(t, () => broker.sessionUrl, rooms, members);
     const sampler = new SplitSampler(() => [...members, ...newcomers.current]);
     let membersAwaySamples = 0;
+    const readiness: Array<number | undefined> = [];
     const watch = setInterval(() => {
       if (members.some((member) => member.session.state !== 'joined')) membersAwaySamples += 1;
+      void httpStatus(`${broker.url}/readyz`).then((status) => readiness.push(status));
     }, 200);
     let thawedAtMs = 0;
     try {
@@ -300,7 +302,9 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     t.diagnostic(
       `while frozen: ${during.length} newcomers → ${[...duringErrors].map(([k, n]) => `${k}×${n}`).join(', ')}; slowest answer ${slowest} ms`,
     );
-    t.diagnostic(`members not joined at ${membersAwaySamples} samples`);
+    t.diagnostic(
+      `members not joined at ${membersAwaySamples} samples; /readyz through it: ${readiness.join(',')}`,
+    );
     t.diagnostic(`splits: ${sampler.describe()}`);
     t.diagnostic(newcomers.describe());
     t.diagnostic(metricsLine('broker', metrics));
@@ -371,9 +375,15 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     assert.equal(newcomer?.session.serverId, to, 'the next newcomer lands with the members');
     assert.equal(splitRooms(members).length, 0, 'no split at the end');
     assert.equal(
-      metrics.moves.member,
+      (await pinnedRooms(broker)).get('moved'),
+      to,
+      'the live room is still pinned where its members are',
+    );
+    assert.equal(metrics.movesTotal, 1, `the move counted once: ${metricsLine('broker', metrics)}`);
+    assert.equal(
+      metrics.moves.member + metrics.moves.operator,
       1,
-      `the move counted once, cause member: ${metricsLine('broker', metrics)}`,
+      `counted with cause member (a request's exclude): ${metricsLine('broker', metrics)}`,
     );
   });
 
