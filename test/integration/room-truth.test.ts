@@ -157,6 +157,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     assert.equal(readyWithoutServers, 0, '/readyz never 200 while no media server is registered');
     assert.equal(readyAtEnd, 200, '/readyz 200 once the servers are back');
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('restarted broker', metrics)}`);
+    assert.deepEqual(broker.process.logRecords('room moved'), [], 'and no move logged');
     assert.equal(metrics.splitsDetected, metrics.splitsRepaired, 'every detected split repaired');
     assert.ok(
       metrics.pinRepairsTotal >= 1,
@@ -204,6 +205,12 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
         metrics[index]!.movesTotal,
         0,
         `no healthy room moved: ${metricsLine(broker.process.name, metrics[index]!)}`,
+      );
+    for (const broker of brokers)
+      assert.deepEqual(
+        broker.process.logRecords('room moved'),
+        [],
+        `no move logged by ${broker.process.name}`,
       );
     for (const m of metrics)
       assert.equal(m.splitsDetected, m.splitsRepaired, 'every detected split repaired');
@@ -253,6 +260,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
       `every live room pinned to its members' server within ${PIN_RECOVERY_LIMIT_MS} ms (took ${pinsBackMs ?? '>15000'} ms; wrong now: ${wrong.join(',')})`,
     );
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('broker', metrics)}`);
+    assert.deepEqual(broker.process.logRecords('room moved'), [], 'and no move logged');
     assert.ok(
       metrics.pinRepairsTotal >= rooms.length,
       `every lost pin repaired and counted (cause store-reconnect or missing): ${metricsLine('broker', metrics)}`,
@@ -313,6 +321,7 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     assert.deepEqual(placement(members), before, 'the members stayed where they were');
     assertNoSplits(sampler, newcomers);
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('broker', metrics)}`);
+    assert.deepEqual(broker.process.logRecords('room moved'), [], 'and no move logged');
     assert.equal(metrics.splitsDetected, metrics.splitsRepaired, 'every detected split repaired');
   });
 
@@ -380,6 +389,17 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
       'the live room is still pinned where its members are',
     );
     assert.equal(metrics.movesTotal, 1, `the move counted once: ${metricsLine('broker', metrics)}`);
+    const logged = broker.process.logRecords('room moved');
+    assert.equal(logged.length, 1, 'the move logged once');
+    assert.deepEqual(
+      { room: logged[0]?.room, from: logged[0]?.from, to: logged[0]?.to, level: logged[0]?.level },
+      { room: 'moved', from, to, level: 30 },
+      'an info line naming the room and both servers',
+    );
+    assert.ok(
+      logged[0]?.cause === 'member' || logged[0]?.cause === 'operator',
+      `and the move's cause: ${JSON.stringify(logged[0])}`,
+    );
     assert.equal(
       metrics.moves.member + metrics.moves.operator,
       1,

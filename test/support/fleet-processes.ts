@@ -17,7 +17,8 @@ const BIN = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
 const HAPROXY = process.env.USHER_TEST_HAPROXY ?? '/usr/sbin/haproxy';
 export const SECRET = 'room-truth-secret-0123456789';
 export const ADMIN_TOKEN = 'room-truth-admin-token-0123456789';
-const OUTPUT_KEPT = 20_000;
+/** Enough for every info line of a test's run; the oldest output goes first beyond it. */
+const OUTPUT_KEPT = 4_000_000;
 
 /** Where clean-ups are registered: a TestContext. */
 export interface Cleanup {
@@ -44,6 +45,21 @@ export class FleetProcess {
   /** The last part of its stdout and stderr together. */
   output(): string {
     return this.#output;
+  }
+
+  /** Its JSON log records (pino, one per line) with this `msg`. */
+  logRecords(msg: string): Array<Record<string, unknown>> {
+    const records: Array<Record<string, unknown>> = [];
+    for (const line of this.#output.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (record.msg === msg) records.push(record);
+      } catch {
+        // a line cut by the output limit
+      }
+    }
+    return records;
   }
 
   start(): void {
