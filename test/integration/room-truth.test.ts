@@ -414,6 +414,8 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     const broker = await startBroker(t, { redisUrl: redis.url });
     await fleet(t, [broker]);
     const rooms = roomNames('herd', 40);
+    // One open connection per request first, so that the 160 requests reach the broker together.
+    await Promise.all(Array.from({ length: 160 }, () => httpStatus(`${broker.url}/healthz`)));
     let next = 0;
     const answers = await Promise.all(
       rooms.flatMap((room) =>
