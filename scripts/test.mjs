@@ -20,6 +20,7 @@ const APT = [
   'docker-compose:/usr/bin/docker-compose',
   'coturn:/usr/bin/turnserver',
   'redis-server:/usr/bin/redis-server',
+  'haproxy:/usr/sbin/haproxy',
 ];
 
 const results = [];

@@ -5,8 +5,8 @@
 // metrics say what it moved and repaired.
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { startRedis } from '../../server/broker/redis-server-fixture.ts';
-import { waitUntil } from '../../shared/testing-wait.ts';
+import { startRedis } from '../../server/broker/testing/redis-server.ts';
+import { waitUntil } from '../../shared/testing/wait.ts';
 import {
   adminGet,
   type BrokerProcess,
@@ -26,7 +26,7 @@ import {
   type TruthMetrics,
   waitAnswering,
   waitRegistered,
-} from '../support/fleet-processes.ts';
+} from './testing/fleet-processes.ts';
 
 const MEDIA_IDS = ['m1', 'm2', 'm3'];
 /** How long a pin may take to come back after Redis restarts empty ("at once": one store reconnect). */

@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { freePort } from '../../server/broker/redis-server-fixture.ts';
-import { waitUntil } from '../../shared/testing-wait.ts';
-import type { UsherClientError } from '../../web/sdk/errors.ts';
-import { UsherSession } from '../../web/sdk/session.ts';
-import { fakeRtc } from '../../web/sdk/testing/fake-rtc.ts';
-import type { WebSocketConstructor } from '../../web/sdk/websocket.ts';
+import { freePort } from '../../../server/broker/testing/redis-server.ts';
+import { waitUntil } from '../../../shared/testing/wait.ts';
+import type { UsherClientError } from '../../../web/sdk/errors.ts';
+import { UsherSession } from '../../../web/sdk/session.ts';
+import { fakeRtc } from '../../../web/sdk/testing/fake-rtc.ts';
+import type { WebSocketConstructor } from '../../../web/sdk/websocket.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../bin/usher.mjs', import.meta.url));
 const HAPROXY = process.env.USHER_TEST_HAPROXY ?? '/usr/sbin/haproxy';
 export const SECRET = 'room-truth-secret-0123456789';
 export const ADMIN_TOKEN = 'room-truth-admin-token-0123456789';
@@ -235,12 +235,6 @@ export async function httpStatus(url: string): Promise<number | undefined> {
   }
 }
 
-/** Readiness as the front sees it: /readyz, or /healthz on a broker that has no /readyz yet. */
-export async function readyPath(broker: BrokerProcess): Promise<'/readyz' | '/healthz'> {
-  // TODO(lead): drop the /healthz fallback once /readyz (issue #11 item 2) is on main.
-  return (await httpStatus(`${broker.url}/readyz`)) === 404 ? '/healthz' : '/readyz';
-}
-
 export async function adminGet<T>(broker: BrokerProcess, path: string): Promise<T> {
   const response = await fetch(`${broker.url}${path}`, {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -335,7 +329,7 @@ export async function startFront(t: Cleanup, brokers: readonly BrokerProcess[]):
   const dir = mkdtempSync(join(tmpdir(), 'usher-front-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
-  const checkPath = await readyPath(brokers[0]!);
+  const checkPath = '/readyz';
   const config = [
     'global',
     '  maxconn 2000',
