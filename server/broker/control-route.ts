@@ -41,6 +41,8 @@ export interface ControlRouteOptions {
   connectBudget: IpBudget | undefined;
   /** True while the broker's own event loop was just stalled: a silence then is ours, not the server's. */
   stalled: () => boolean;
+  /** Refuse media servers that announce a loopback URL (the broker listens publicly). */
+  refuseLoopbackUrls: boolean;
 }
 
 export interface ControlRoute {
@@ -66,6 +68,7 @@ export function registerControlRoute(app: FastifyInstance, options: ControlRoute
     connections,
     connectBudget,
     stalled,
+    refuseLoopbackUrls,
   } = options;
   app.get(
     '/v1/control',
@@ -88,6 +91,7 @@ export function registerControlRoute(app: FastifyInstance, options: ControlRoute
     refusalLog: new ThrottledLog(logger, REFUSAL_LOG.burst, REFUSAL_LOG.intervalMs, now),
     now,
     stalled,
+    refuseLoopbackUrls,
     onClosed: (socket) => {
       connections.close(socket.limitKey);
       metrics.controlConnections.dec();

@@ -9,6 +9,7 @@ import { PROTOCOL_VERSION } from '../../shared/version.ts';
 import { decodeFrame, frameBytes, type RawFrame } from '../common/frame-admission.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
+import { isLoopbackUrl } from '../common/tls.ts';
 import type { ThrottledLog } from '../common/throttled-log.ts';
 import { verifyControlToken } from '../common/tickets.ts';
 import type { Fleet } from './fleet.ts';
@@ -42,6 +43,8 @@ export interface ControlSocketContext {
    * the broker's, not the server's. Asking also starts the warm-up when a stall is noticed.
    */
   stalled(): boolean;
+  /** A loopback URL is refused: this broker listens publicly, so its clients are not on this machine. */
+  readonly refuseLoopbackUrls: boolean;
   /** Called once when the socket has closed. */
   onClosed(socket: ControlSocket): void;
 }
@@ -92,7 +95,7 @@ export class ControlSocket {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.ctx.metrics.controlRejected.inc({ code });
-    this.ctx.refusalLog.warn({ code }, 'control connection refused');
+    this.ctx.refusalLog.warn(message === undefined ? { code } : { code, why: message }, 'control connection refused');
     sendJson(this.socket, errorMessage(code, null, message));
     closeSocket(this.socket, ErrorCatalogue[code].close ?? CloseCode.BAD_REQUEST, code);
   }
@@ -198,6 +201,11 @@ export class ControlSocket {
   private async admit(message: Register): Promise<void> {
     const { fleet, heartbeat } = this.ctx;
     if (!isValidServerUrl(message.url)) return this.refuse('BAD_SERVER_URL');
+    if (this.ctx.refuseLoopbackUrls && isLoopbackUrl(message.url))
+      return this.refuse(
+        'BAD_SERVER_URL',
+        `${message.id} announces the loopback URL ${message.url}, which remote clients cannot reach: give it --public-host or --public-url`,
+      );
     if (fleet.holds(message.id)) return this.refuse('ID_IN_USE');
     const registered = fleet.register(
       {

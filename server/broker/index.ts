@@ -1,11 +1,14 @@
 // The broker: one Fastify app that assigns media servers to rooms (WS `/v1/session`,
 // `POST /v1/sessions`), keeps the fleet's registry (WS `/v1/control`) and serves
 // health, metrics, the admin API and the web app. Everything it needs is passed in.
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
+import { isLoopbackHost, reloadTls, type TlsSource } from '../common/tls.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { TurnConfig } from '../common/turn.ts';
 import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
@@ -88,12 +91,21 @@ export interface BrokerOptions {
    * to (re)register before their rooms may move (default: the heartbeat timeout; 0: none).
    */
   warmUpMs?: number;
+  /** Serve HTTPS/WSS with this certificate (reloaded by `reloadTls()`); plain HTTP when unset. */
+  tls?: TlsSource;
+  /**
+   * A broker listening on a non-loopback address refuses (BAD_SERVER_URL) a media server that
+   * announces a loopback URL, which no remote client could reach; true lets it (tests only).
+   */
+  allowLoopbackMedia?: boolean;
 }
 
 export interface Broker {
   readonly url: string;
   readonly port: number;
   readonly app: FastifyInstance;
+  /** Reads the TLS files again for new connections (SIGHUP); false when not TLS or the files are bad. */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -211,7 +223,24 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
           now,
         });
 
+  const httpOptions = {
+    requireHostHeader: false,
+    headersTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  const tls = options.tls;
   const app = Fastify({
+    // Fastify's own `https` option drops the `http` settings below, so the TLS server is made here.
+    ...(tls === undefined
+      ? {}
+      : {
+          serverFactory: (handler: Parameters<typeof createHttpsServer>[1]) => {
+            const server = createHttpsServer({ ...httpOptions, ...tls.load() }, handler);
+            server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+            server.requestTimeout = limits.requestTimeoutMs;
+            return server as unknown as HttpServer;
+          },
+        }),
     // Widened to Fastify's logger type so the app is a plain FastifyInstance for route modules.
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would drown the failover lines; errors are logged where they happen.
@@ -234,11 +263,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     // A URL the router cannot decode (`/%zz`): the catalogue shape, not Fastify's default body.
     frameworkErrors: (_error, _request, reply) => sendError(reply, 'BAD_MESSAGE', null, 'malformed URL'),
     // Node would answer a Host-less HTTP/1.1 request with a bare 400 itself; the hook below does it in our shape.
-    http: {
-      requireHostHeader: false,
-      headersTimeout: limits.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
-    },
+    http: httpOptions,
   });
   const stopped: Array<() => void> = [];
   let upgrades: UpgradeRouter | undefined;
@@ -324,6 +349,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       connections: controlConnections,
       connectBudget: controlConnectBudget,
       stalled: () => stallWatch.stalled(),
+      refuseLoopbackUrls: !isLoopbackHost(host) && options.allowLoopbackMedia !== true,
     });
     socketRoutes.set('/v1/control', {
       accept: controlRoute.accept,
@@ -359,7 +385,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   }
 
   const port = (app.server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info(
     { url, openFileLimit: fileLimit ?? 'unknown', maxSessionSockets: limits.maxSessionSockets },
     'broker listening',
@@ -370,6 +396,8 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     url,
     port,
     app,
+    reloadTls: () =>
+      tls !== undefined && reloadTls(app.server as unknown as import('node:tls').Server, tls, logger),
     close() {
       closing ??= (async () => {
         for (const stop of stopped) stop();

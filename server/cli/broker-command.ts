@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { UsherConfigError } from '../common/config-error.ts';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { tlsOption } from '../common/tls.ts';
 import { formatHelp, type OptionTable, parseOptions } from './options.ts';
 import { defaultStaticDir } from './paths.ts';
 import { onShutdown } from './shutdown.ts';
@@ -167,6 +168,18 @@ export const brokerOptions = {
     env: 'USHER_REDIS_URL',
     help: 'several brokers: share room pins through this Redis (redis://host:port[/db]; a password only in the env)',
   },
+  'tls-cert': {
+    kind: 'string',
+    env: 'USHER_TLS_CERT',
+    help: 'serve HTTPS/WSS with this PEM certificate (chain); read again on SIGHUP',
+  },
+  'tls-key': { kind: 'string', env: 'USHER_TLS_KEY', help: 'the PEM private key of --tls-cert' },
+  'allow-loopback-media': {
+    kind: 'bool',
+    env: 'USHER_ALLOW_LOOPBACK_MEDIA',
+    default: false,
+    help: 'listening publicly, still accept media servers that announce a loopback URL (tests only)',
+  },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
 
@@ -183,6 +196,7 @@ Environment (secrets are never flags, so they do not show in ps):
   USHER_REDIS_URL     as --redis-url; the place for a URL with a password (redis://:password@host:6379)
 Several brokers: give each the same USHER_SECRET and Redis, and list every broker in each
 media server's --broker. While Redis is down, session requests fail with INTERNAL.
+Signals: SIGTERM/SIGINT stop it; SIGHUP reads --tls-cert/--tls-key again (open connections keep theirs).
 `,
 );
 
@@ -208,6 +222,7 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
   const redisUrl = checkRedisUrl(options['redis-url'], argv);
   const staticDir = options['static-dir'] ?? defaultStaticDir();
+  const tls = tlsOption('broker', options['tls-cert'], options['tls-key']);
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createBroker } = await import('../broker/index.ts');
   const logger = createLogger({ name: 'broker', level: options['log-level'] });
@@ -252,10 +267,13 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       keepAliveTimeoutMs: options['keep-alive-timeout-ms'],
     },
     ...(pins === undefined ? {} : { pins }),
+    ...(tls === undefined ? {} : { tls }),
+    allowLoopbackMedia: options['allow-loopback-media'],
   }).catch(async (error: unknown) => {
     await pins?.close();
     throw error;
   });
+  if (tls !== undefined) process.on('SIGHUP', () => broker.reloadTls());
   onShutdown(logger, async () => {
     await broker.close();
     await pins?.close();

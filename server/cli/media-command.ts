@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { UsherConfigError } from '../common/config-error.ts';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger } from '../common/logger.ts';
+import { isLoopbackHost, isLoopbackUrl, tlsOption } from '../common/tls.ts';
 import { formatHelp, type OptionTable, parseOptions } from './options.ts';
 import { onShutdown } from './shutdown.ts';
 
@@ -18,8 +19,19 @@ export const mediaOptions = {
   'public-url': {
     kind: 'string',
     env: 'USHER_PUBLIC_URL',
-    help: 'ws(s) URL clients use to reach this server (default: ws://<host>:<port>/v1/media)',
+    help: 'ws(s) URL clients use to reach this server (default: from --public-host, else ws(s)://<host>:<port>/v1/media)',
   },
+  'public-host': {
+    kind: 'string',
+    env: 'USHER_PUBLIC_HOST',
+    help: 'host name or address clients reach this server at; the URL is ws(s)://<it>:<port>/v1/media (wss with --tls-cert)',
+  },
+  'tls-cert': {
+    kind: 'string',
+    env: 'USHER_TLS_CERT',
+    help: 'serve WSS with this PEM certificate (chain); read again on SIGHUP',
+  },
+  'tls-key': { kind: 'string', env: 'USHER_TLS_KEY', help: 'the PEM private key of --tls-cert' },
   'max-rooms': {
     kind: 'int',
     env: 'USHER_MAX_ROOMS',
@@ -65,7 +77,10 @@ export const mediaHelp = formatHelp(
   `
 Environment:
   USHER_SECRET   shared secret with the broker (required, same value as the broker's)
-Signals: SIGTERM drains (clients are told to migrate) then exits; SIGINT exits at once.
+Signals: SIGTERM drains (clients are told to migrate) then exits; SIGINT exits at once;
+SIGHUP reads --tls-cert/--tls-key again (open connections keep theirs).
+Listening on a non-loopback address needs --public-host or --public-url: a loopback URL
+handed to a remote client cannot work, so it is refused at start.
 `,
 );
 
@@ -83,6 +98,19 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
     options['public-url'] === undefined
       ? undefined
       : checkUrl('--public-url', options['public-url'], ['ws:', 'wss:']);
+  const tls = tlsOption('media', options['tls-cert'], options['tls-key']);
+  const publicHost = options['public-host'];
+  if (!isLoopbackHost(options.host)) {
+    if (publicUrl === undefined && publicHost === undefined && isWildcardAddress(options.host))
+      throw new UsherConfigError(
+        `usher media: listening on ${options.host} but the URL handed to clients would be a loopback address: set --public-host <this machine's address or name> or --public-url`,
+      );
+    const advertised = publicUrl ?? (publicHost === undefined ? undefined : `ws://${publicHost}/`);
+    if (advertised !== undefined && isLoopbackUrl(advertised))
+      throw new UsherConfigError(
+        `usher media: listening on ${options.host} but --public-url/--public-host is a loopback address, which remote clients cannot reach`,
+      );
+  }
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createMediaServer } = await import('../media/index.ts');
   const logger = createLogger({ name: `media:${id}`, level: options['log-level'] });
@@ -93,6 +121,8 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
     host: options.host,
     port: options.port,
     publicUrl,
+    ...(publicHost === undefined ? {} : { publicHost }),
+    ...(tls === undefined ? {} : { tls }),
     brokerUrls,
     keys,
     logger,
@@ -104,10 +134,15 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
     drainGraceMs: options['drain-grace-ms'],
     headerTimeoutMs: options['header-timeout-ms'],
   });
+  if (tls !== undefined) process.on('SIGHUP', () => server.reloadTls());
   onShutdown(logger, async (signal) => {
     if (signal === 'SIGTERM') await server.drain();
     await server.close();
   });
+}
+
+function isWildcardAddress(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
 function checkUrl(flag: string, raw: string, schemes: string[]): string {

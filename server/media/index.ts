@@ -3,6 +3,7 @@
 import type { Capacity } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
+import type { TlsSource } from '../common/tls.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { MediaConnection } from './connection.ts';
 import { type ControlClient, createControlClient } from './control-client.ts';
@@ -16,8 +17,12 @@ export interface MediaServerOptions {
   host?: string;
   /** 0 = ephemeral. */
   port: number;
-  /** What clients use; default `ws://<host>:<port>/v1/media` (127.0.0.1 for a wildcard host). */
+  /** What clients use; default from publicHost, else `ws(s)://<host>:<port>/v1/media` (127.0.0.1 for a wildcard host). */
   publicUrl?: string;
+  /** Host name or address clients reach this server at: the URL is `ws(s)://<publicHost>:<port>/v1/media`. */
+  publicHost?: string;
+  /** Serve WSS with this certificate (reloaded by `reloadTls()`). */
+  tls?: TlsSource;
   /** http(s) URL of the broker; undefined ⇒ no registration (tests). */
   brokerUrl?: string;
   /**
@@ -51,6 +56,8 @@ export interface MediaServer {
   stats(): { rooms: number; peers: number; draining: boolean };
   /** Migrate everyone, stop accepting joins; resolves when empty or after drainGraceMs. */
   drain(): Promise<void>;
+  /** Reads the TLS files again for new connections (SIGHUP); false when not TLS or the files are bad. */
+  reloadTls(): boolean;
   /** Close everything (idempotent). */
   close(): Promise<void>;
 }
@@ -91,12 +98,15 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     rateLimit: { ...DEFAULT_RATE_LIMIT, ...definedOnly(options.rateLimit ?? {}) },
     now: options.now ?? Date.now,
     rooms,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     onDraining: () => {
       for (const control of controls) control.reportNow();
     },
   });
   const port = server.port;
-  const url = options.publicUrl ?? defaultPublicUrl(host, port);
+  const url =
+    options.publicUrl ??
+    defaultPublicUrl(options.publicHost ?? host, port, options.tls === undefined ? 'ws' : 'wss');
   logger.info({ id, url, port }, 'media server listening');
 
   const brokerUrls = [
@@ -136,6 +146,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     port,
     stats: () => server.stats(),
     drain: () => server.drain(),
+    reloadTls: () => server.reloadTls(),
     close() {
       closing ??= (async () => {
         await Promise.all(controls.map((control) => control.close()));
@@ -146,10 +157,15 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
   };
 }
 
-function defaultPublicUrl(host: string, port: number): string {
-  const reachable = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-  const hostPart = reachable.includes(':') ? `[${reachable}]` : reachable;
-  return `ws://${hostPart}:${port}${MEDIA_PATH}`;
+export function defaultPublicUrl(host: string, port: number, scheme: 'ws' | 'wss' = 'ws'): string {
+  const reachable = isWildcardHost(host) ? '127.0.0.1' : host;
+  const hostPart = reachable.includes(':') && !reachable.startsWith('[') ? `[${reachable}]` : reachable;
+  return `${scheme}://${hostPart}:${port}${MEDIA_PATH}`;
+}
+
+/** 0.0.0.0 / :: (every interface). */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '' || host === '[::]';
 }
 
 /** `{ maxRooms: undefined }` must not override a default. */

@@ -1,6 +1,7 @@
 // HTTP + WebSocket wiring of the media server: `/v1/media` upgrades become connections,
 // `GET /healthz` reports load, and drain/close walk every live connection.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { createDecoder, errorMessage } from '../../shared/codec.ts';
@@ -12,6 +13,7 @@ import { answerClientError, httpTimeouts } from '../common/http-client-error.ts'
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { ReplayCache } from '../common/tickets.ts';
+import { reloadTls, type TlsSource } from '../common/tls.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
 import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
@@ -38,6 +40,8 @@ export interface ServerConfig {
   readonly rateLimit: RateLimitOptions;
   readonly now: () => number;
   readonly rooms: RoomRegistry<MediaConnection>;
+  /** Serve HTTPS/WSS with this certificate; plain when unset. */
+  readonly tls?: TlsSource;
   /** Draining just started (so the broker hears of it at once). */
   onDraining(): void;
 }
@@ -48,6 +52,8 @@ export interface ServerHandle {
   /** The room now lives on another server: its members are asked to go back to the broker. Returns how many. */
   migrateRoom(room: string): number;
   drain(): Promise<void>;
+  /** Reads the TLS files again for new connections; false when not TLS or the files are bad. */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -69,7 +75,13 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
 
   const stats = () => ({ rooms: rooms.roomCount, peers: rooms.peerCount, draining });
 
-  const http = createServer(httpTimeouts(config.headerTimeoutMs), (req, res) => handleHttp(req, res));
+  const tls = config.tls;
+  const http =
+    tls === undefined
+      ? createServer(httpTimeouts(config.headerTimeoutMs), (req, res) => handleHttp(req, res))
+      : createHttpsServer({ ...httpTimeouts(config.headerTimeoutMs), ...tls.load() }, (req, res) =>
+          handleHttp(req, res),
+        );
   function handleHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method === 'GET' && path === '/healthz') {
@@ -203,6 +215,7 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
     port,
     stats,
     migrateRoom,
+    reloadTls: () => tls !== undefined && 'setSecureContext' in http && reloadTls(http, tls, logger),
     drain() {
       drainPromise ??= drainNow();
       return drainPromise;
