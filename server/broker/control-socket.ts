@@ -9,9 +9,9 @@ import { PROTOCOL_VERSION } from '../../shared/version.ts';
 import { decodeFrame, frameBytes, type RawFrame } from '../common/frame-admission.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
-import { isLoopbackUrl } from '../common/tls.ts';
 import type { ThrottledLog } from '../common/throttled-log.ts';
 import { verifyControlToken } from '../common/tickets.ts';
+import { isLoopbackUrl } from '../common/tls.ts';
 import type { Fleet } from './fleet.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { MediaServer } from './registry.ts';
@@ -95,7 +95,10 @@ export class ControlSocket {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.ctx.metrics.controlRejected.inc({ code });
-    this.ctx.refusalLog.warn(message === undefined ? { code } : { code, why: message }, 'control connection refused');
+    this.ctx.refusalLog.warn(
+      message === undefined ? { code } : { code, why: message },
+      'control connection refused',
+    );
     sendJson(this.socket, errorMessage(code, null, message));
     closeSocket(this.socket, ErrorCatalogue[code].close ?? CloseCode.BAD_REQUEST, code);
   }
