@@ -86,3 +86,63 @@ test('usher stack starts a broker and 3 media servers, prints the URL, and stops
   assert.equal(await exited, 0);
   await until('every child to exit', () => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000);
 });
+
+/** Name → pid from the ready banner's rows ("  broker    pid 123  http://…"). */
+function bannerPids(output: string): Map<string, number> {
+  const banner = output.slice(output.indexOf('Usher is running'));
+  return new Map([...banner.matchAll(/^ {2}(\S+)\s+pid (\d+) /gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+test('usher stack restarts a killed broker while the media servers keep running, and SIGINT stops every child', async (t) => {
+  const ports = await freePorts();
+  const stack = spawn(
+    process.execPath,
+    [bin, 'stack', '--port', String(ports.broker), '--media-base-port', String(ports.media)],
+    { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    output += chunk.toString();
+  };
+  stack.stdout.on('data', collect);
+  stack.stderr.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => stack.once('exit', (code) => resolve(code)));
+  const everyPid = (): number[] => [...output.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
+  t.after(() => {
+    for (const pid of everyPid()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (stack.exitCode === null) stack.kill('SIGKILL');
+  });
+  await until('the ready banner', () => (output.includes('Usher is running') ? true : undefined));
+  const pids = bannerPids(output);
+  const brokerPid = pids.get('broker');
+  assert.ok(brokerPid !== undefined, output);
+  const mediaPids = ['media-1', 'media-2', 'media-3'].map((name) => pids.get(name));
+  assert.ok(
+    mediaPids.every((pid) => pid !== undefined),
+    output,
+  );
+  const readyz = `http://127.0.0.1:${ports.broker}/readyz`;
+  assert.equal((await fetch(readyz)).status, 200);
+
+  process.kill(brokerPid, 'SIGKILL');
+  const restarted = await until('the broker to be started again', () => {
+    const match = /broker restarted, pid (\d+)/.exec(output);
+    return match === null ? undefined : Number(match[1]);
+  });
+  assert.notEqual(restarted, brokerPid);
+  assert.match(output, new RegExp(`broker \\(pid ${brokerPid}\\) exited \\(SIGKILL\\); restarting in 1 s`));
+  await until('/readyz to answer 200 again', async () => {
+    try {
+      return (await fetch(readyz)).status === 200 ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  for (const pid of mediaPids) assert.ok(alive(pid!), `media server ${pid} kept running`);
+  assert.doesNotMatch(output, /media-\d restarted/, 'no media server was restarted');
+
+  stack.kill('SIGINT');
+  assert.equal(await exited, 0);
+  const all = [restarted, ...mediaPids.map(Number)];
+  await until('every child to exit', () => (all.every((pid) => !alive(pid)) ? true : undefined), 10_000);
+});

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { freePort } from '../../../server/broker/testing/redis-server.ts';
+import { haproxyConfig } from '../../../server/cli/haproxy-config.ts';
 import { waitUntil } from '../../../shared/testing/wait.ts';
 import type { UsherClientError } from '../../../web/sdk/errors.ts';
 import { UsherSession } from '../../../web/sdk/session.ts';
@@ -324,33 +325,18 @@ export interface Front {
   readonly checkPath: string;
 }
 
-/** HAProxy in http mode, round robin over the brokers, each checked every 200 ms on its readiness path. */
+/** HAProxy in http mode (server/cli/haproxy-config.ts), round robin over the brokers, each checked every 200 ms on /readyz. */
 export async function startFront(t: Cleanup, brokers: readonly BrokerProcess[]): Promise<Front> {
   const dir = mkdtempSync(join(tmpdir(), 'usher-front-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
   const checkPath = '/readyz';
-  const config = [
-    'global',
-    '  maxconn 2000',
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
-    '  timeout tunnel 120s',
-    'frontend front',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend brokers',
-    'backend brokers',
-    '  balance roundrobin',
-    `  option httpchk GET ${checkPath}`,
-    '  http-check expect status 200',
-    ...brokers.map(
-      (broker, index) => `  server b${index} 127.0.0.1:${broker.port} check inter 200 fall 1 rise 1`,
-    ),
-    '',
-  ].join('\n');
+  // The same configuration `usher stack --brokers N` runs.
+  const config = haproxyConfig({
+    bind: `127.0.0.1:${port}`,
+    backends: brokers.map((broker) => ({ host: '127.0.0.1', port: broker.port })),
+    checkPath,
+  });
   const file = join(dir, 'haproxy.cfg');
   writeFileSync(file, config);
   const proc = spawnProcess(t, 'haproxy', HAPROXY, ['-db', '-f', file], {});
