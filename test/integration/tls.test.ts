@@ -118,8 +118,12 @@ test('https/wss join through a TLS broker and media server; SIGHUP swaps the cer
   await waitUntil(
     async () => (await healthServers(brokerPort, ca)) === 1,
     'the media server to register over wss',
-    30_000,
-  );
+    60_000,
+  ).catch((error: Error) => {
+    throw new Error(
+      `${error.message}\nbroker: ${broker.output().slice(-1500)}\nmedia: ${media.output().slice(-1500)}`,
+    );
+  });
   assert.equal(
     await healthServers(brokerPort, ca),
     1,
