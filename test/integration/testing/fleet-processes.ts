@@ -366,7 +366,7 @@ let members = 0;
 export function newMember(t: Cleanup, brokerUrl: string, room: string): Member {
   members += 1;
   const session = new UsherSession({
-    brokerUrl,
+    brokerUrls: [brokerUrl],
     room,
     name: `m${members}`,
     WebSocket: NodeWebSocket,
