@@ -175,8 +175,14 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
         ),
       ),
     );
-    if (i === 6) process.kill(brokerPid, 'SIGKILL');
   }
+  // Killed while joins are arriving and some are in flight on it.
+  await waitUntil(
+    () => loadJoiners.filter((o) => o.outcome === 'joined').length >= 4,
+    'the first load joins',
+    30_000,
+  );
+  process.kill(brokerPid, 'SIGKILL');
   await Promise.all(joins);
   const killReport =
     `broker kill under ${LOAD_JOINS} joins: ${loadJoiners.filter((o) => o.outcome === 'joined').length} joined; ` +
@@ -203,7 +209,14 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
   // ---- 2. SIGKILL Redis: the stack starts it again, empty ----
   const redisPid = currentPid('redis');
   const killedAt = Date.now();
-  const duringKill = new NewcomerStream(t, () => frontSession, ROOMS.slice(0, 3), members, 1000);
+  // Live rooms, and a room nobody is in yet (it needs a new pin in Redis).
+  const duringKill = new NewcomerStream(
+    t,
+    () => frontSession,
+    [...ROOMS.slice(0, 3), 'fresh-kill'],
+    members,
+    1000,
+  );
   process.kill(redisPid, 'SIGKILL');
   await waitUntil(() => currentPid('redis') !== redisPid, 'the stack to restart Redis', 15_000);
   await waitUntil(
@@ -216,7 +229,7 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
   const afterKill = new NewcomerStream(t, () => frontSession, ROOMS, members, 500);
   await new Promise<void>((resolve) => setTimeout(resolve, 1500));
   await afterKill.stop();
-  const redisKillReport = `redis kill: brokers ready again after ${redisBackMs} ms; during: ${duringKill.describe()}; after: ${afterKill.describe()}`;
+  const redisKillReport = `redis kill: brokers ready again after ${redisBackMs} ms; during: ${duringKill.describe()}, ${duringKill.describeWaits()}; after: ${afterKill.describe()}`;
   t.diagnostic(redisKillReport);
   assert.equal(
     afterKill.misplaced().length,
@@ -232,7 +245,13 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
 
   // ---- 3. Freeze Redis for 10 s ----
   const frozenPid = currentPid('redis');
-  const duringFreeze = new NewcomerStream(t, () => frontSession, ROOMS.slice(0, 3), members, 1000);
+  const duringFreeze = new NewcomerStream(
+    t,
+    () => frontSession,
+    [...ROOMS.slice(0, 3), 'fresh-freeze'],
+    members,
+    1000,
+  );
   process.kill(frozenPid, 'SIGSTOP');
   const frozenAt = Date.now();
   let notReadySeen = false;
@@ -252,7 +271,7 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
   await afterFreeze.stop();
   sampler.stop();
   const freezeReport =
-    `redis freeze 10 s: a broker reported not ready meanwhile: ${notReadySeen}; during: ${duringFreeze.describe()}; ` +
+    `redis freeze 10 s: a broker reported not ready meanwhile: ${notReadySeen}; during: ${duringFreeze.describe()}, ${duringFreeze.describeWaits()}; ` +
     `after: ${afterFreeze.describe()}; split samples: ${sampler.describe()}`;
   t.diagnostic(freezeReport);
   assert.equal(afterFreeze.misplaced().length, 0, freezeReport);

@@ -463,6 +463,8 @@ export interface NewcomerOutcome {
   membersOn: string[];
   error?: string;
   joinMs: number;
+  /** The SDK's `retrying` events before the join resolved, by code. */
+  retries: string[];
 }
 
 /**
@@ -496,13 +498,15 @@ export class NewcomerStream {
 
   async #newcomer(room: string): Promise<void> {
     const member = newMember(this.t, this.brokerUrl(), room);
+    const retries: string[] = [];
+    member.session.on('retrying', (event) => retries.push(String(event.code)));
     const startedAt = Date.now();
     const atMs = startedAt - this.#startedAt;
     try {
       await member.session.join();
     } catch (error) {
       const code = (error as { code?: string }).code ?? String(error);
-      this.outcomes.push({ room, atMs, membersOn: [], error: code, joinMs: Date.now() - startedAt });
+      this.outcomes.push({ room, atMs, membersOn: [], error: code, joinMs: Date.now() - startedAt, retries });
       member.session.leave();
       return;
     }
@@ -519,6 +523,7 @@ export class NewcomerStream {
       server: member.session.serverId ?? '?',
       membersOn,
       joinMs: Date.now() - startedAt,
+      retries,
     });
     this.current.add(member);
     const leave = (): void => {
@@ -550,6 +555,19 @@ export class NewcomerStream {
 
   failed(): NewcomerOutcome[] {
     return this.outcomes.filter((outcome) => outcome.server === undefined);
+  }
+
+  /** Join times and the retries clients went through, e.g. "join ms max 1200, median 40; retries 3 (INTERNAL×3)". */
+  describeWaits(): string {
+    const times = this.outcomes.map((outcome) => outcome.joinMs).sort((a, b) => a - b);
+    const retries = new Map<string, number>();
+    for (const outcome of this.outcomes)
+      for (const code of outcome.retries) retries.set(code, (retries.get(code) ?? 0) + 1);
+    const total = [...retries.values()].reduce((sum, n) => sum + n, 0);
+    return (
+      `join ms max ${times.at(-1) ?? 0}, median ${times[Math.floor(times.length / 2)] ?? 0}; ` +
+      `retries ${total}${total > 0 ? ` (${[...retries].map(([code, n]) => `${code}×${n}`).join(', ')})` : ''}`
+    );
   }
 
   describe(): string {
