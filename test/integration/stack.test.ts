@@ -146,3 +146,58 @@ test('usher stack restarts a killed broker while the media servers keep running,
   const all = [restarted, ...mediaPids.map(Number)];
   await until('every child to exit', () => (all.every((pid) => !alive(pid)) ? true : undefined), 10_000);
 });
+
+test('usher stack --lan makes a local CA once and serves https on every address (checked through 127.0.0.1 only)', async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { request } = await import('node:https');
+  const stateDir = mkdtempSync(join(tmpdir(), 'usher-lan-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  const ports = await freePorts();
+  const stack = spawn(
+    process.execPath,
+    [
+      bin,
+      'stack',
+      '--lan',
+      '--state-dir',
+      stateDir,
+      '--port',
+      String(ports.broker),
+      '--media-base-port',
+      String(ports.media),
+    ],
+    { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    output += chunk.toString();
+  };
+  stack.stdout.on('data', collect);
+  stack.stderr.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => stack.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    for (const pid of [...output.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])))
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (stack.exitCode === null) stack.kill('SIGKILL');
+  });
+  await until('the ready banner', () => (output.includes('Usher is running') ? true : undefined), 90_000);
+  assert.match(output, new RegExp(`Open https://[\\d.]+:${ports.broker}/\\?room=lobby`));
+  assert.match(output, /iOS: /);
+  assert.match(output, /Android: /);
+  assert.match(output, new RegExp(`media-1\\s+pid \\d+  wss://[\\d.]+:${ports.media}/v1/media`));
+  const caFile = join(stateDir, 'lan', 'usher-local-ca.pem');
+  const ca = readFileSync(caFile);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(`https://127.0.0.1:${ports.broker}/readyz`, { ca }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 200, 'https with the local CA, and the media servers registered over wss');
+  stack.kill('SIGINT');
+  assert.equal(await exited, 0);
+});
