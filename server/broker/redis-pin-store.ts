@@ -25,6 +25,8 @@ const KEEP_ALIVE_BATCH = 500;
 const SCAN_COUNT = 1000;
 /** One "shared state unavailable" warning per this period, not one per request. */
 const WARN_EVERY_MS = 5000;
+/** How often a Redis that stopped answering is probed. */
+const HANGING_PROBE_MS = 500;
 
 // A pin is the string "<serverId>|<assignedAt>" (server ids never contain '|') under
 // <prefix>pin:<room>; <prefix>server:<id> is the set of rooms pinned to that server, an index
@@ -118,6 +120,11 @@ export class RedisPinStore implements PinStore {
   private readonly target: string;
   private available = false;
   private everReady = false;
+  /**
+   * A command timed out on an open connection (a frozen Redis): not reachable, so /readyz takes the
+   * broker out of its front, until a probe PING is answered.
+   */
+  private hanging: NodeJS.Timeout | undefined;
   private readonly reconnectListeners: Array<() => void> = [];
   private lastWarnAt = Number.NEGATIVE_INFINITY;
   private closing: Promise<void> | undefined;
@@ -163,7 +170,7 @@ export class RedisPinStore implements PinStore {
   }
 
   get reachable(): boolean {
-    return this.available;
+    return this.available && this.hanging === undefined;
   }
 
   onReconnect(listener: () => void): void {
@@ -264,6 +271,8 @@ export class RedisPinStore implements PinStore {
   /** Closes the connection (idempotent); later calls fail with INTERNAL. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearInterval(this.hanging);
+      this.hanging = undefined;
       if (this.redis.status === 'ready') {
         try {
           await this.redis.quit();
@@ -315,8 +324,26 @@ export class RedisPinStore implements PinStore {
       return await work();
     } catch (error) {
       if (this.closing === undefined) this.warn(op, error);
+      if (error instanceof Error && error.message === 'Command timed out') this.notAnswering();
       throw new UsherError('INTERNAL', 'room state is unavailable; retry shortly', { cause: error });
     }
+  }
+
+  private notAnswering(): void {
+    if (this.hanging !== undefined || this.closing !== undefined) return;
+    this.logger.warn({ redis: this.target }, 'redis is not answering: not ready until it does');
+    this.hanging = setInterval(() => {
+      this.redis.ping().then(
+        () => {
+          if (this.hanging === undefined) return;
+          clearInterval(this.hanging);
+          this.hanging = undefined;
+          this.logger.info({ redis: this.target }, 'redis answers again');
+        },
+        () => {},
+      );
+    }, HANGING_PROBE_MS);
+    this.hanging.unref();
   }
 
   private unavailable(error: Error): void {

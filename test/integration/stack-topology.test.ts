@@ -274,6 +274,7 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
     `redis freeze 10 s: a broker reported not ready meanwhile: ${notReadySeen}; during: ${duringFreeze.describe()}, ${duringFreeze.describeWaits()}; ` +
     `after: ${afterFreeze.describe()}; split samples: ${sampler.describe()}`;
   t.diagnostic(freezeReport);
+  assert.ok(notReadySeen, `a frozen Redis takes the brokers out of the front (/readyz 503): ${freezeReport}`);
   assert.equal(afterFreeze.misplaced().length, 0, freezeReport);
   assert.equal(afterFreeze.failed().length, 0, freezeReport);
   assert.deepEqual(splitRooms(everyone()), [], 'no room split after the freeze');
