@@ -21,6 +21,7 @@ const APT = [
   'coturn:/usr/bin/turnserver',
   'redis-server:/usr/bin/redis-server',
   'haproxy:/usr/sbin/haproxy',
+  'openssl:/usr/bin/openssl',
 ];
 
 const results = [];
