@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsherConfigError } from '../common/config-error.ts';
+import { isLoopbackHost } from '../common/tls.ts';
 import { haproxyConfig } from './haproxy-config.ts';
 import { ensureLanCertificate, type LanCertificate, lanAddresses, trustInstructions } from './lan-cert.ts';
 import { formatLogLine } from './log-format.ts';
@@ -243,6 +244,10 @@ function plan(options: ReturnType<typeof parseOptions<typeof stackOptions>>): La
   let mediaPublicHost: string | undefined;
   let host = options.host;
   let mediaHost = '127.0.0.1';
+  if (!options.lan && !isLoopbackHost(options.host))
+    throw new UsherConfigError(
+      `usher stack: --host ${options.host} would serve plain http to other machines, where browsers give no camera: use --lan (https on every address), or run usher broker/media yourself behind a TLS front`,
+    );
   if (options.lan) {
     const addresses = lanAddresses();
     if (addresses.length === 0)
