@@ -204,6 +204,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       socketRoutes.set('/v1/session', {
         accept: sessionRoutes.acceptSocket,
         maxPayload: SESSION_SOCKET_MAX_PAYLOAD,
+        explainRefusedOrigin: true,
       });
     });
     socketRoutes.set('/v1/control', {

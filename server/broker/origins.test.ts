@@ -18,8 +18,12 @@ describe('origins, CORS and security headers', () => {
     assert.equal((await sameHost.request({ room: 'lobby' })).type, 'session.assigned');
     const noOrigin = await SessionClient.open(t, tb);
     assert.equal((await noOrigin.request({ room: 'lobby' })).type, 'session.assigned');
+    // The socket opens so a page can read why: an `error` frame, then close 4403 (not a bare 1006).
+    const refused = await openSocket(t, tb.ws('/v1/session'), { origin: 'https://elsewhere.example' });
+    assert.equal((await refused.next()).code, 'FORBIDDEN_ORIGIN');
+    assert.equal((await refused.closed).code, 4403);
     await assert.rejects(
-      openSocket(t, tb.ws('/v1/session'), { origin: 'https://elsewhere.example' }),
+      openSocket(t, tb.ws('/v1/control'), { origin: 'https://elsewhere.example' }),
       /unexpected response 403/,
     );
     const foreign = await postJson(tb.http('/v1/sessions'), request, { origin: 'https://elsewhere.example' });
