@@ -33,6 +33,8 @@ export const widgetStyles = css`
     --accent: var(--usher-accent, #2f6bff);
     --danger: var(--usher-danger, #d93a3a);
     --tile: #1b2130;
+    --ok: #13804a;
+    --warn: #9a6400;
   }
   :host([theme='dark']) .root {
     color: var(--usher-fg, #e8ecf4);
@@ -41,6 +43,8 @@ export const widgetStyles = css`
     --surface: var(--usher-surface, #1a2030);
     --muted: var(--usher-muted, #9aa4b8);
     --tile: #0b0e15;
+    --ok: #4ade80;
+    --warn: #fbbf24;
   }
   @media (prefers-color-scheme: dark) {
     :host(:not([theme='light'])) .root {
@@ -50,6 +54,8 @@ export const widgetStyles = css`
       --surface: var(--usher-surface, #1a2030);
       --muted: var(--usher-muted, #9aa4b8);
       --tile: #0b0e15;
+      --ok: #4ade80;
+      --warn: #fbbf24;
     }
   }
   *,
@@ -161,12 +167,12 @@ export const widgetStyles = css`
     border-radius: 999px;
     font-size: 12px;
     font-weight: 600;
-    background: color-mix(in srgb, #1a9b5a 18%, transparent);
-    color: #1a9b5a;
+    background: color-mix(in srgb, var(--ok) 16%, transparent);
+    color: var(--ok);
   }
   .status.reconnecting {
-    background: color-mix(in srgb, #d48a00 20%, transparent);
-    color: #b87700;
+    background: color-mix(in srgb, var(--warn) 18%, transparent);
+    color: var(--warn);
   }
   .notice {
     padding: 6px 12px;
@@ -175,6 +181,8 @@ export const widgetStyles = css`
   }
   .stage {
     position: relative;
+    display: grid;
+    align-content: center;
     flex: 1;
     min-height: 0;
     padding: 8px;
