@@ -232,7 +232,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
     // Pages (the app and the 404s) in a scope with helmet's headers; the API routes skip its hooks.
     await app.register(async (scope) => {
-      await registerSecurityHeaders(scope);
+      await registerSecurityHeaders(scope, { allowedOrigins: options.allowedOrigins });
       await registerStaticSite(scope, options.staticDir);
     });
 

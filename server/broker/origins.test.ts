@@ -95,4 +95,23 @@ describe('origins, CORS and security headers', () => {
     const api = await fetch(tb.http('/healthz'));
     assert.equal(api.headers.get('content-security-policy'), null);
   });
+
+  test('frame-ancestors follows the allowed origins; X-Frame-Options only when no other site may frame', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'usher-static-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>usher</title>');
+    const listed = await startBroker(t, {
+      staticDir: dir,
+      allowedOrigins: ['https://customer.example', 'http://localhost:5173/', 'not an origin'],
+    });
+    const page = await fetch(listed.http('/embed'), { headers: { accept: 'text/html' } });
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /frame-ancestors 'self' https:\/\/customer\.example http:\/\/localhost:5173(;|$)/);
+    assert.equal(page.headers.get('x-frame-options'), null);
+    const any = await startBroker(t, { staticDir: dir, allowedOrigins: ['*'] });
+    const anyCsp = (await fetch(any.http('/'), { headers: { accept: 'text/html' } })).headers.get(
+      'content-security-policy',
+    );
+    assert.match(anyCsp ?? '', /frame-ancestors 'self' \*(;|$)/);
+  });
 });
