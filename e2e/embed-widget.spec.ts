@@ -128,7 +128,7 @@ test.describe('<usher-call> embedded in another site', () => {
 
   test('screenshots at 320 and 800 px, light and dark', async ({ openWidget }) => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const { a } = await callOfTwo(openWidget);
+    const { a, b } = await callOfTwo(openWidget);
     const element = a.element;
     for (const width of [320, 800]) {
       await a.page.setViewportSize({ width: width + 16, height: 720 });
@@ -149,6 +149,17 @@ test.describe('<usher-call> embedded in another site', () => {
     await expect(a.shadow('.people li')).toHaveCount(2);
     await a.page.setViewportSize({ width: 336, height: 720 });
     await element.screenshot({ path: join(SCREENSHOTS, 'widget-320-dark-participants.png') });
+    // Bob turns off microphone and camera: Ada's tile of Bob shows his initials and a muted mic.
+    await b.page.evaluate(() => {
+      const el = document.querySelector('usher-call') as unknown as { mute(kind: string): void };
+      el.mute('audio');
+      el.mute('video');
+    });
+    await expect.poll(async () => (await a.participants())[0]?.videoMuted).toBe(true);
+    await a.shadow('button[aria-label="Participants"]').click();
+    await element.evaluate((el) => el.setAttribute('theme', 'light'));
+    await expect(a.shadow('.avatar')).toHaveText('B');
+    await element.screenshot({ path: join(SCREENSHOTS, 'widget-320-light-peer-muted.png') });
   });
 
   test('a site the broker does not allow sees FORBIDDEN_ORIGIN in the element', async ({ openWidget }) => {
