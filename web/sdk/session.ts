@@ -96,7 +96,8 @@ export interface UsherSessionOptions {
    *  servers (which must then be configured), 'all' (the browser default) allows direct paths. */
   iceTransportPolicy?: RTCIceTransportPolicy;
   brokerTimeoutMs?: number;
-  /** How often peers' connection quality is sampled with getStats() while joined (default 2000). */
+  /** How often peers' connection quality is sampled with getStats() while joined (default 2000;
+   *  0 turns sampling off, e.g. for a load generator driving thousands of sessions). */
   qualityIntervalMs?: number;
   /** Join token from the embedding application's backend. Accepted now for forward
    *  compatibility; nothing is sent until the broker supports join tokens. */
@@ -446,7 +447,8 @@ export class UsherSession extends Emitter<SessionEvents> {
   }
 
   #scheduleQuality(): void {
-    if (this.#qualityTimer !== null || this.#isClosed()) return;
+    const every = this.#options.qualityIntervalMs ?? 2000;
+    if (this.#qualityTimer !== null || this.#isClosed() || every <= 0) return;
     this.#qualityTimer = this.#clock.setTimeout(() => {
       this.#qualityTimer = null;
       if (this.#isClosed()) return;
@@ -456,7 +458,7 @@ export class UsherSession extends Emitter<SessionEvents> {
         if (stats !== null) this.#roster.sampled(stats, this.#clock.now());
         this.#scheduleQuality();
       });
-    }, this.#options.qualityIntervalMs ?? 2000);
+    }, every);
   }
 
   #shutdown(): void {
