@@ -86,6 +86,22 @@ test.describe('<usher-call> embedded in another site', () => {
   }) => {
     const { a, b, peerOfA, peerOfB } = await callOfTwo(openWidget);
     await Promise.all([expectVideoFrom(a, peerOfB), expectVideoFrom(b, peerOfA)]);
+    // Connection quality from getStats: an RTT and media arriving.
+    const quality = () =>
+      a.page.evaluate(() => {
+        const el = document.querySelector('usher-call') as unknown as {
+          participants: Array<{
+            quality: { rttMs: number | null; bitrateIn: number | null; level: string } | null;
+          }>;
+        };
+        return el.participants[0]?.quality ?? null;
+      });
+    await expect
+      .poll(async () => (await quality())?.bitrateIn ?? 0, { timeout: 10_000 })
+      .toBeGreaterThan(10_000);
+    const sampled = await quality();
+    expect(typeof sampled?.rttMs, 'an RTT from the selected candidate pair').toBe('number');
+    expect(sampled?.level).toBe('good');
     const peerJoined = (await a.events('peer-joined')).map((event) => event.detail?.name);
     expect(peerJoined, 'one peer-joined per peer, not per track').toEqual(['Bob']);
 
@@ -124,6 +140,14 @@ test.describe('<usher-call> embedded in another site', () => {
     expect(hostile).toEqual(clean);
     expect(hostile['.ctl color']).not.toBe('rgb(255, 0, 0)');
     expect(hostile['.controls display']).toBe('flex');
+
+    // theme="auto" follows the visitor's colour scheme; "light" stays light.
+    const background = () => a.shadow('.root').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const light = await background();
+    await a.page.emulateMedia({ colorScheme: 'dark' });
+    expect(await background(), 'theme="light" ignores a dark scheme').toBe(light);
+    await a.element.evaluate((el) => el.setAttribute('theme', 'auto'));
+    await expect.poll(background).not.toBe(light);
   });
 
   test('screenshots at 320 and 800 px, light and dark', async ({ openWidget }) => {
