@@ -6,6 +6,7 @@ import { UsherClientError } from '../sdk/errors.ts';
 import type { MuteState, Participant } from '../sdk/participants.ts';
 import type { FailoverRecord, FailoverStart, JoinInfo } from '../sdk/session.ts';
 import { UsherSession } from '../sdk/session.ts';
+import { brokerUrls } from './broker-urls.ts';
 import { icons } from './icons.ts';
 import { widgetStyles } from './styles.ts';
 
@@ -413,30 +414,6 @@ function qualityTitle(p: Participant): string {
   return parts.join(', ');
 }
 
-/** The `broker` attribute as session URLs: comma list, http→ws, `/v1/session` added. */
-export function brokerUrls(attribute: string, fallbackOrigin: string | null): string[] {
-  const entries = attribute
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-  if (entries.length === 0 && fallbackOrigin !== null) entries.push(fallbackOrigin);
-  const urls: string[] = [];
-  for (const entry of entries) {
-    let url: URL;
-    try {
-      url = new URL(entry);
-    } catch {
-      continue;
-    }
-    if (url.protocol === 'http:') url.protocol = 'ws:';
-    else if (url.protocol === 'https:') url.protocol = 'wss:';
-    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') continue;
-    if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/session';
-    urls.push(url.toString());
-  }
-  return urls;
-}
-
 /** Captured while the script runs: `document.currentScript` is only set then (classic scripts);
  *  an ES module gets its own URL. */
 const scriptOrigin: string | null = (() => {
@@ -448,6 +425,8 @@ const scriptOrigin: string | null = (() => {
     return null;
   }
 })();
+
+export { brokerUrls };
 
 if (globalThis.customElements !== undefined && customElements.get(TAG) === undefined) {
   customElements.define(TAG, UsherCallElement);
