@@ -90,8 +90,16 @@ export function budgetHook(options: {
  * a CSP the built app works with — scripts only from this origin, WebSockets to any host (media
  * servers live elsewhere), no `upgrade-insecure-requests` (it would turn the ws:// of a plain
  * HTTP deployment into wss://). Register in the scope of the static site.
+ *
+ * Who may frame the pages follows the allowed origins: `frame-ancestors 'self'` plus each of
+ * them (`*` ⇒ any site, the operator's explicit choice); with none, X-Frame-Options SAMEORIGIN
+ * too, for browsers without CSP. Never the world by default.
  */
-export async function registerSecurityHeaders(scope: FastifyInstance): Promise<void> {
+export async function registerSecurityHeaders(
+  scope: FastifyInstance,
+  options: { allowedOrigins?: readonly string[] | undefined } = {},
+): Promise<void> {
+  const framers = frameAncestors(options.allowedOrigins);
   await scope.register(fastifyHelmet, {
     contentSecurityPolicy: {
       useDefaults: true,
@@ -102,9 +110,28 @@ export async function registerSecurityHeaders(scope: FastifyInstance): Promise<v
         'img-src': ["'self'", 'data:', 'blob:'],
         'media-src': ["'self'", 'blob:'],
         'object-src': ["'none'"],
-        'frame-ancestors': ["'self'"],
+        'frame-ancestors': ["'self'", ...framers],
         'upgrade-insecure-requests': null,
       },
     },
+    // X-Frame-Options cannot name other sites; CSP's frame-ancestors does, and wins where both are.
+    xFrameOptions: framers.length === 0 ? { action: 'sameorigin' } : false,
   });
+}
+
+/** The allowed origins as CSP sources: `*`, or http(s) origins (anything else is left out). */
+export function frameAncestors(allowedOrigins: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const entry of allowedOrigins ?? []) {
+    const trimmed = entry.trim();
+    if (trimmed === '*') return ['*'];
+    try {
+      const url = new URL(trimmed);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin !== 'null')
+        out.push(url.origin);
+    } catch {
+      // Not an origin: the CLI validates its input; a programmatic caller's typo frames nothing.
+    }
+  }
+  return [...new Set(out)];
 }

@@ -310,6 +310,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
         accept: sessionRoutes.acceptSocket,
         refusal: sessionRoutes.refusal,
         maxPayload: SESSION_SOCKET_MAX_PAYLOAD,
+        explainRefusedOrigin: true,
       });
     });
     const controlRoute = registerControlRoute(app, {
@@ -345,7 +346,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
     // Pages (the app and the 404s) in a scope with helmet's headers; the API routes skip its hooks.
     await app.register(async (scope) => {
-      await registerSecurityHeaders(scope);
+      await registerSecurityHeaders(scope, { allowedOrigins: options.allowedOrigins });
       await registerStaticSite(scope, options.staticDir);
     });
 

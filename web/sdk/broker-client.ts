@@ -146,6 +146,13 @@ export class BrokerClient {
     const msg = parseFrame(data);
     if (msg === null) return;
     const id = typeof msg.id === 'string' ? msg.id : null;
+    if (id === null && msg.type === 'error') {
+      // About the socket, not a request (a refused Origin: the broker accepts the upgrade so the
+      // page can learn why, then closes): every pending request fails with it.
+      const error = UsherClientError.fromWire(msg as unknown as ErrorMessage);
+      for (const pendingId of [...this.#pending.keys()]) this.#settle(pendingId, error);
+      return;
+    }
     if (id === null || !this.#pending.has(id)) return;
     switch (msg.type) {
       case 'session.assigned': {
