@@ -6,27 +6,35 @@
 // dist/app/bin/usher.mjs with no TypeScript loader; the Dockerfile copies dist/app to /app.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist', 'app');
+// --out <dir>: somewhere else than dist/app (the build test compiles into a temporary folder).
+const outIndex = process.argv.indexOf('--out');
+const out = outIndex > 0 ? resolve(process.argv[outIndex + 1] ?? '') : join(root, 'dist', 'app');
 
 rmSync(out, { recursive: true, force: true });
 // tsc type-checks as it emits, so a build never ships code that fails `npm run typecheck`.
 const tsc = spawnSync(
   process.execPath,
-  [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.dist.json')],
+  [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    join(root, 'tsconfig.dist.json'),
+    '--outDir',
+    out,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 mkdirSync(join(out, 'bin'), { recursive: true });
 copyFileSync(join(root, 'bin', 'usher.mjs'), join(out, 'bin', 'usher.mjs'));
-// dist/app/dist/web → dist/web, where `npm run build:web` puts the app: the compiled broker
+// <out>/dist/web → dist/web, where `npm run build:web` puts the app: the compiled broker
 // finds it where the source broker does. The image copies dist/web there instead.
 mkdirSync(join(out, 'dist'), { recursive: true });
-symlinkSync(join('..', '..', 'web'), join(out, 'dist', 'web'), 'dir');
+symlinkSync(join(root, 'dist', 'web'), join(out, 'dist', 'web'), 'dir');
 if (!existsSync(join(root, 'dist', 'web')))
   console.warn('build:server: dist/web is missing: run `npm run build:web` for the broker to serve the app');
-console.log(`build:server: compiled to ${out}; run: node dist/app/bin/usher.mjs broker --help`);
+console.log(`build:server: compiled to ${out}; run: node ${join(out, 'bin', 'usher.mjs')} broker --help`);
