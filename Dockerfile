@@ -28,6 +28,8 @@ COPY --from=build /src/dist/app/shared ./shared
 COPY --from=build /src/dist/app/web ./web
 COPY --from=build /src/dist/web ./dist/web
 COPY deploy/compose/make-dev-cert.sh ./deploy/compose/make-dev-cert.sh
+# The Kubernetes preStop hook of media servers (deploy/kubernetes/media.yaml).
+COPY deploy/prestop-drain.mjs ./deploy/prestop-drain.mjs
 USER node
 # Brokers listen on 8080 (USHER_PORT), media servers on 8101 (USHER_MEDIA_PORT).
 EXPOSE 8080 8101
