@@ -36,6 +36,7 @@ interface Service {
   ports?: Array<{ published: number | string; target: number; protocol?: string }>;
   network_mode?: string;
   command?: string[];
+  depends_on?: Record<string, { condition: string }>;
 }
 
 test('docker-compose.yml with .env.example as written: redis, 2 brokers, 3 media servers, coturn and a TLS front', () => {
@@ -64,6 +65,8 @@ test('docker-compose.yml with .env.example as written: redis, 2 brokers, 3 media
     assert.equal(env.USHER_REDIS_URL, 'redis://redis:6379');
     assert.ok((env.USHER_METRICS_TOKEN ?? '').length >= 16, 'metrics are protected by a token');
   }
+  // HAProxy starts only once the certificate it loads exists.
+  assert.equal(config.services.front?.depends_on?.['tls-init']?.condition, 'service_completed_successfully');
   const coturn = config.services.coturn?.command ?? [];
   assert.ok(coturn.includes('--external-ip=203.0.113.10'), 'coturn advertises TURN_EXTERNAL_IP');
   assert.ok(!coturn.includes('--allow-loopback-peers'));
