@@ -27,8 +27,8 @@ const PREFLIGHT_HEADERS = {
  * runs before the route's budget hook, so a browser can read the 429 too.
  *
  * One hook rather than @fastify/cors: the plugin's per-request options delegator (needed for
- * the same-host check and the single path) measured ≈ 8 µs of a ≈ 53 µs request, for a
- * policy of one path, one method and one header.
+ * the same-host check and the single path) was a sizeable share of the request's CPU
+ * (docs/PERFORMANCE.md) for a policy of one path, one method and one header.
  */
 export function registerCors(
   scope: FastifyInstance,
@@ -60,7 +60,7 @@ export function registerCors(
  *
  * A synchronous hook rather than @fastify/rate-limit: the budget is our own token bucket either
  * way (the plugin only called it as a store), and the plugin's async hook with its awaits
- * cost ≈ 2 µs of a ≈ 36 µs request (1.1–3.2 µs in three alternating A/B passes).
+ * cost measurably more per request (docs/PERFORMANCE.md).
  */
 export function budgetHook(options: {
   budget: IpBudget;

@@ -1,8 +1,8 @@
 // The broker's WebSocket upgrades (`/v1/session`, `/v1/control`), routed straight from the
 // HTTP server's `upgrade` event to `ws`, beside Fastify rather than through it: a browser
 // opens one socket per join, and running each handshake through Fastify's request
-// lifecycle (router, hooks, a stand-in reply) measured ≈ 38 µs of broker CPU per connection,
-// 217 → 179 µs for a whole connect-request-close (docs/PERFORMANCE.md). The checks Fastify's hooks did for these paths are done here, in
+// lifecycle (router, hooks, a stand-in reply) cost a large share of a connect-request-close
+// (docs/PERFORMANCE.md). The checks Fastify's hooks did for these paths are done here, in
 // the same wire shape: an HTTP/1.1 Host header, the Origin policy, then ws's handshake.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
