@@ -3,9 +3,9 @@
 // a late `end()` by building an ERR_STREAM_ALREADY_FINISHED error, with a stack trace captured
 // at unlimited depth, and dropping it (ws passes no callback): nothing happens but the cost,
 // a measurable share of a bare ws server's connect-request-close (docs/PERFORMANCE.md).
-// Both Usher servers close a
-// WebSocket per join, so they skip that one call. The socket's own late `end()` (ws's
-// socketOnEnd) costs the same once more; it is a net.Socket method and stays as it is.
+// Both Usher servers close a WebSocket per join, so they skip that one call. The socket's own
+// late `end()` (ws's socketOnEnd) costs the same once more; it is a net.Socket method and
+// stays as it is.
 import * as ws from 'ws';
 
 type End = (this: LateEndTarget, ...args: unknown[]) => unknown;
