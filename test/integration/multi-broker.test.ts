@@ -44,7 +44,15 @@ async function startSharedBroker(t: TestContext, redis: TestRedis, port = 0): Pr
   let broker: Broker;
   try {
     assert.equal(await pins.ready(5000), true, 'broker connected to redis');
-    broker = await createBroker({ port, keys, logger, pins, heartbeat: HEARTBEAT, rateLimit: false });
+    broker = await createBroker({
+      port,
+      keys,
+      auth: { mode: 'open' },
+      logger,
+      pins,
+      heartbeat: HEARTBEAT,
+      rateLimit: false,
+    });
   } catch (error) {
     await pins.close();
     throw error;
