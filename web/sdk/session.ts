@@ -74,7 +74,13 @@ export interface UsherSessionOptions {
    *  next attempt to the next URL (wrapping around). */
   brokerUrls?: readonly string[];
   room: string;
+  /** Display name (open mode only: with a join token the name is the token's). */
   name?: string;
+  /** The join token the application's backend signed for this user and room (token mode). */
+  token?: string;
+  /** Called for a new token when the broker answers TOKEN_EXPIRED on a new session's request
+   *  (a failover within the resume TTL needs none). */
+  getToken?: () => Promise<string>;
   /** Camera/mic to send to every peer; null for receive-only. */
   localStream?: MediaStream | null;
   reconnectPolicy?: ReconnectPolicy;
@@ -115,6 +121,7 @@ export class UsherSession extends Emitter<SessionEvents> {
   #peerId: string | null = null;
   /** The last ticket for this room: proves our peer id to the broker on failover. */
   #resume: string | null = null;
+  #token: string | null;
   #rtt: number | null = null;
 
   constructor(options: UsherSessionOptions) {
@@ -122,6 +129,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     this.#options = options;
     this.room = options.room;
     this.name = options.name;
+    this.#token = options.token ?? null;
     this.#clock = options.clock ?? systemClock;
     this.#policy = options.reconnectPolicy ?? new JitterBackoffPolicy();
     const brokerOptions: BrokerPoolOptions = { urls: brokerUrlsOf(options), clock: this.#clock };
@@ -329,6 +337,7 @@ export class UsherSession extends Emitter<SessionEvents> {
   #rejoin(start: RejoinStart): Promise<SessionAssigned> {
     const request: RejoinContext['request'] =
       this.name === undefined ? { room: this.room } : { room: this.room, name: this.name };
+    const getToken = this.#options.getToken;
     const ctx: RejoinContext = {
       clock: this.#clock,
       policy: this.#policy,
@@ -339,6 +348,13 @@ export class UsherSession extends Emitter<SessionEvents> {
       dropResumeProof: () => {
         this.#resume = null;
       },
+      joinToken: () => this.#token,
+      refreshJoinToken:
+        getToken === undefined
+          ? undefined
+          : async () => {
+              this.#token = await getToken();
+            },
       connect: (assigned) => this.#connect(assigned),
       // A first join shows its steps; a failover stays 'reconnecting' until it is back.
       step: (step) => {
