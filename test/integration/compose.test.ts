@@ -18,7 +18,11 @@ function compose(args: string[], env: Record<string, string>) {
 }
 
 test('docker-compose.yml is valid and defines redis, 2 brokers, 3 media servers and coturn', () => {
-  const env = { USHER_SECRET: 'compose-test-secret-0123456789', USHER_TURN_SECRET: 'turn-secret' };
+  const env = {
+    USHER_SECRET: 'compose-test-secret-0123456789',
+    USHER_TURN_SECRET: 'turn-secret',
+    USHER_API_KEYS: `app:${'k'.repeat(32)}`,
+  };
   const result = compose(['config'], env);
   assert.equal(result.status, 0, result.stderr);
   const services = compose(['config', '--services'], env).stdout.split('\n');
@@ -35,7 +39,10 @@ test('docker-compose.yml is valid and defines redis, 2 brokers, 3 media servers 
 });
 
 test('docker-compose.yml refuses to start without the shared secret', () => {
-  const result = compose(['config', '-q'], { USHER_TURN_SECRET: 'turn-secret' });
+  const result = compose(['config', '-q'], {
+    USHER_TURN_SECRET: 'turn-secret',
+    USHER_API_KEYS: `app:${'k'.repeat(32)}`,
+  });
   assert.notEqual(result.status, 0);
   assert.match(result.stderr, /USHER_SECRET/);
 });
