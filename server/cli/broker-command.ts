@@ -1,7 +1,7 @@
 // `usher broker`: one broker process, configured from flags and env.
 import { existsSync } from 'node:fs';
-import { UsherConfigError } from '../common/config-error.ts';
 import type { BrokerAuth } from '../broker/sessions.ts';
+import { UsherConfigError } from '../common/config-error.ts';
 import { ApiKeys } from '../common/join-token.ts';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
@@ -211,13 +211,6 @@ media server's --broker. While Redis is down, session requests fail with INTERNA
 export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const options = parseOptions('broker', brokerOptions, argv, env);
   const keys = parseSecret(env.USHER_SECRET);
-  const authMode = options.auth;
-  if (authMode !== 'token' && authMode !== 'open')
-    throw new UsherConfigError(`usher broker: --auth must be token or open, not "${authMode}"`);
-  const auth: BrokerAuth =
-    authMode === 'open' ? { mode: 'open' } : { mode: 'token', apiKeys: ApiKeys.parse(env.USHER_API_KEYS) };
-  if (options['dev-token-endpoint'] && auth.mode !== 'token')
-    throw new UsherConfigError('usher broker: --dev-token-endpoint needs --auth token');
   const turnUrls = options['turn-urls'] ?? [];
   if (turnUrls.length > 0 && (env.USHER_TURN_SECRET ?? '') === '') {
     throw new UsherConfigError('usher broker: --turn-urls is set but USHER_TURN_SECRET is not');
@@ -236,6 +229,13 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   const adminToken = bearerToken(env, 'USHER_ADMIN_TOKEN');
   const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
   const redisUrl = checkRedisUrl(options['redis-url'], argv);
+  const authMode = options.auth;
+  if (authMode !== 'token' && authMode !== 'open')
+    throw new UsherConfigError(`usher broker: --auth must be token or open, not "${authMode}"`);
+  const auth: BrokerAuth =
+    authMode === 'open' ? { mode: 'open' } : { mode: 'token', apiKeys: ApiKeys.parse(env.USHER_API_KEYS) };
+  if (options['dev-token-endpoint'] && auth.mode !== 'token')
+    throw new UsherConfigError('usher broker: --dev-token-endpoint needs --auth token');
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createBroker } = await import('../broker/index.ts');

@@ -102,7 +102,16 @@ export async function runStack(argv: string[], env: NodeJS.ProcessEnv): Promise<
     const broker = await start(
       'broker',
       // Token mode as in production, plus the dev endpoint that signs tokens for the app.
-      ['broker', '--host', options.host, '--port', String(options.port), '--auth', 'token', '--dev-token-endpoint'],
+      [
+        'broker',
+        '--host',
+        options.host,
+        '--port',
+        String(options.port),
+        '--auth',
+        'token',
+        '--dev-token-endpoint',
+      ],
       'broker listening',
     );
     const brokerUrl = `http://127.0.0.1:${new URL(String(broker.url)).port}`;
