@@ -150,7 +150,8 @@ export class Assigner {
     options: AssignOptions = {},
   ): Promise<MediaServer> {
     let excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
-    if (excluded.size > 0) excluded = await this.honouredExcludes(room, excluded, options.memberMove !== false);
+    if (excluded.size > 0)
+      excluded = await this.honouredExcludes(room, excluded, options.memberMove !== false);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; ) {
       const now = this.now();
       // The common case: the room is live on one usable server. The seat is counted before the
@@ -207,7 +208,7 @@ export class Assigner {
     let kept: Set<string> | undefined;
     for (const id of excluded) {
       const server = current.has(id) ? this.registry.get(id) : undefined;
-      if (server !== undefined && server.healthy && !server.draining) {
+      if (server?.healthy && !server.draining) {
         kept ??= new Set(excluded);
         kept.delete(id);
       }

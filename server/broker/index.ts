@@ -20,11 +20,11 @@ import {
   openFileLimit,
 } from './connection-limits.ts';
 import { registerControlRoute } from './control-route.ts';
+import { registerDevTokenRoute } from './dev-token-route.ts';
 import { Fleet } from './fleet.ts';
 import { clientErrorCode, clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
 import { registerCors, registerSecurityHeaders } from './http-guards.ts';
 import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
-import { registerDevTokenRoute } from './dev-token-route.ts';
 import { createBrokerMetrics } from './metrics.ts';
 import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
 import { MemoryPinStore, type PinStore } from './pin-store.ts';
@@ -41,8 +41,8 @@ import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.
 import { WarmUp } from './warm-up.ts';
 
 export type { PinStore } from './pin-store.ts';
-export type { BrokerAuth } from './sessions.ts';
 export { MemoryPinStore } from './pin-store.ts';
+export type { BrokerAuth } from './sessions.ts';
 
 export interface BrokerOptions {
   host?: string;
@@ -378,7 +378,9 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       await upgrades?.close(CLOSE_WAIT_MS);
     });
     if (options.devTokenEndpoint === true && auth.mode === 'token') {
-      logger.warn('DEV TOKEN ENDPOINT IS ON: POST /dev/token signs a join token for anyone (local stack only)');
+      logger.warn(
+        'DEV TOKEN ENDPOINT IS ON: POST /dev/token signs a join token for anyone (local stack only)',
+      );
       registerDevTokenRoute(app, { apiKeys: auth.apiKeys, budget });
     }
     if (options.adminToken !== undefined && options.adminToken !== '')

@@ -49,7 +49,14 @@ export async function startBroker(t: TestContext, options: Partial<BrokerOptions
   const { logger, records } = captureLogger();
   // No warm-up unless a test asks for one: each test starts its broker and its servers afresh.
   // Open admission unless a test asks for tokens: the admission tests choose token mode.
-  const broker = await createBroker({ port: 0, keys, logger, warmUpMs: 0, ...options, auth: options.auth ?? { mode: 'open' } });
+  const broker = await createBroker({
+    port: 0,
+    keys,
+    logger,
+    warmUpMs: 0,
+    ...options,
+    auth: options.auth ?? { mode: 'open' },
+  });
   t.after(() => broker.close());
   return {
     broker,
