@@ -124,6 +124,30 @@ describe('join tokens at the broker', () => {
     assert.equal(foreign.code, 'BAD_RESUME', 'a proof admits only to its own room');
   });
 
+  test('the dev token endpoint exists only when asked for, and then signs tokens the broker accepts', async (t) => {
+    const { tb } = await tokenBroker(t);
+    const absent = await postJson(tb.http('/dev/token'), { room: 'r', name: 'Ann' });
+    assert.equal(absent.status, 404);
+    const dev = await startBroker(t, {
+      auth: { mode: 'token', apiKeys: new ApiKeys([KEY_1]) },
+      devTokenEndpoint: true,
+    });
+    assert.equal(
+      dev.logged('DEV TOKEN ENDPOINT IS ON: POST /dev/token signs a join token for anyone (local stack only)')
+        .length,
+      1,
+    );
+    await FakeMedia.connect(t, dev, 'm1');
+    const minted = await postJson(dev.http('/dev/token'), { room: 'r', name: 'Ann' });
+    assert.equal(minted.status, 200);
+    const bad = await postJson(dev.http('/dev/token'), { room: '../etc', name: 'Ann' });
+    assert.equal(bad.body.code, 'BAD_MESSAGE');
+    const client = await SessionClient.open(t, dev);
+    const reply = await client.request({ room: 'r', token: minted.body.token });
+    assert.equal(reply.type, 'session.assigned', JSON.stringify(reply));
+    assert.equal(ticketClaims(reply).name, 'Ann');
+  });
+
   test('open mode says loudly that anyone may join, and admits without a token', async (t) => {
     const tb = await startBroker(t, { auth: { mode: 'open' } });
     const warning = tb.records.find((record) => String(record.msg).startsWith('AUTH IS OPEN'));
