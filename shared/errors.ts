@@ -109,7 +109,12 @@ export const ErrorCatalogue = {
   ),
   JOIN_TIMEOUT: spec(408, CloseCode.IDLE_TIMEOUT, BACKOFF, 'no join received in time'),
   IDLE_TIMEOUT: spec(408, CloseCode.IDLE_TIMEOUT, BACKOFF, 'connection idle for too long'),
-  SESSION_REPLACED: spec(409, CloseCode.CONFLICT, NEVER, 'the same session joined on another connection'),
+  SESSION_REPLACED: spec(
+    409,
+    CloseCode.CONFLICT,
+    NEVER,
+    'the same session, or another session of the same identity, joined this room on another connection',
+  ),
   // Control channel and admin
   UNAUTHORIZED: spec(401, CloseCode.UNAUTHORIZED, NEVER, 'missing or invalid credentials'),
   FORBIDDEN_ORIGIN: spec(403, CloseCode.FORBIDDEN, NEVER, 'origin not allowed'),

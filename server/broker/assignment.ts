@@ -56,6 +56,23 @@ export interface AssignerOptions {
   random?: () => number;
   /** Up to this many servers every placement scans them all; above, power of two choices. */
   exactScanLimit?: number;
+  /**
+   * A room moves off a healthy server on members' word (`exclude`) at most once per this
+   * long (0: no limit). Servers the broker itself sees lost or draining are left at once.
+   */
+  memberMoveIntervalMs?: number;
+  /** A request's exclude of the room's healthy server was not honoured (not a member, or too soon). */
+  onExcludeIgnored?: (room: string, reason: ExcludeIgnoredReason) => void;
+}
+
+export type ExcludeIgnoredReason = 'not-member' | 'interval';
+
+export interface AssignOptions {
+  /**
+   * The request proves membership of the room and may move it (token mode: a resume proof
+   * with the move grant; open mode: always). Default true.
+   */
+  memberMove?: boolean;
 }
 
 /** How long the broker remembers which server a lost room was on, to log its move. */
@@ -97,6 +114,10 @@ export class Assigner {
   private readonly warmUp: WarmUp | undefined;
   private readonly random: () => number;
   private readonly exactScanLimit: number;
+  private readonly memberMoveIntervalMs: number;
+  private readonly onExcludeIgnored: (room: string, reason: ExcludeIgnoredReason) => void;
+  /** When each room last moved off a healthy server on members' word (oldest first). */
+  private readonly memberMoves = new Map<string, number>();
   /** Rooms whose server was lost, so the later re-placement is logged as a move with its cause. */
   private readonly lostRooms = new Map<string, { from: string; cause: MoveCause; at: number }>();
   /** When each server's live rooms last had their pins renewed (stores whose pins expire). */
@@ -115,14 +136,22 @@ export class Assigner {
     this.warmUp = options.warmUp;
     this.random = options.random ?? Math.random;
     this.exactScanLimit = options.exactScanLimit ?? 16;
+    this.memberMoveIntervalMs = options.memberMoveIntervalMs ?? 0;
+    this.onExcludeIgnored = options.onExcludeIgnored ?? (() => {});
   }
 
   /**
    * The server for one session of `room`. Throws UsherError NO_SERVER_AVAILABLE when
    * none fits. `exclude` lists servers the client found dead; they never get the room.
    */
-  async assign(room: string, exclude: readonly string[] = []): Promise<MediaServer> {
-    const excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
+  async assign(
+    room: string,
+    exclude: readonly string[] = [],
+    options: AssignOptions = {},
+  ): Promise<MediaServer> {
+    let excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
+    if (excluded.size > 0)
+      excluded = await this.honouredExcludes(room, excluded, options.memberMove !== false);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; ) {
       const now = this.now();
       // The common case: the room is live on one usable server. The seat is counted before the
@@ -151,6 +180,52 @@ export class Assigner {
       return plan.target;
     }
     throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
+  }
+
+  /**
+   * The excludes this request may have: naming the room's current server while the broker sees
+   * it healthy (live or pinned, not draining) moves the room with its members, which only a
+   * member with the move grant may ask, and at most once per interval. Otherwise that server
+   * is dropped from the set (ignored, not refused: the client is sent to the room's server).
+   */
+  private async honouredExcludes(
+    room: string,
+    excluded: ReadonlySet<string>,
+    memberMove: boolean,
+  ): Promise<ReadonlySet<string>> {
+    let reason: ExcludeIgnoredReason | undefined;
+    if (!memberMove) reason = 'not-member';
+    else if (this.memberMoveIntervalMs > 0) {
+      const last = this.memberMoves.get(room);
+      if (last !== undefined && this.now() - last < this.memberMoveIntervalMs) reason = 'interval';
+    }
+    if (reason === undefined) return excluded;
+    const current = new Set<string>();
+    const holders = this.registry.holders(room);
+    if (holders !== undefined) for (const server of holders.keys()) current.add(server.id);
+    const pin = await this.pins.get(room);
+    if (pin !== undefined) current.add(pin.serverId);
+    let kept: Set<string> | undefined;
+    for (const id of excluded) {
+      const server = current.has(id) ? this.registry.get(id) : undefined;
+      if (server?.healthy && !server.draining) {
+        kept ??= new Set(excluded);
+        kept.delete(id);
+      }
+    }
+    if (kept === undefined) return excluded;
+    this.onExcludeIgnored(room, reason);
+    return kept;
+  }
+
+  private noteMemberMove(room: string, now: number): void {
+    if (this.memberMoveIntervalMs <= 0) return;
+    for (const [oldRoom, at] of this.memberMoves) {
+      if (now - at < this.memberMoveIntervalMs) break;
+      this.memberMoves.delete(oldRoom);
+    }
+    this.memberMoves.delete(room); // re-insert so the map stays ordered by time
+    this.memberMoves.set(room, now);
   }
 
   /**
@@ -370,6 +445,7 @@ export class Assigner {
       return false;
     }
     this.lostRooms.delete(room);
+    if (plan.move?.cause === 'member' && plan.move.from !== target.id) this.noteMemberMove(room, this.now());
     if (plan.split !== undefined) this.onSplit(plan.split);
     if (plan.move !== undefined && plan.move.from !== target.id)
       this.onMove({ room, from: plan.move.from, to: target.id, cause: plan.move.cause });

@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Limits } from '../../shared/protocol/common.ts';
+import { UsherConfigError } from '../common/config-error.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
@@ -19,6 +20,7 @@ import {
   openFileLimit,
 } from './connection-limits.ts';
 import { registerControlRoute } from './control-route.ts';
+import { registerDevTokenRoute } from './dev-token-route.ts';
 import { Fleet } from './fleet.ts';
 import { clientErrorCode, clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
 import { registerCors, registerSecurityHeaders } from './http-guards.ts';
@@ -32,7 +34,7 @@ import {
   registerSessionRoutes,
   SESSION_SOCKET_MAX_PAYLOAD,
 } from './session-routes.ts';
-import { createSessionService } from './sessions.ts';
+import { type BrokerAuth, createSessionService } from './sessions.ts';
 import { StallWatch } from './stall-watch.ts';
 import { registerStaticSite } from './static-site.ts';
 import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.ts';
@@ -40,11 +42,28 @@ import { WarmUp } from './warm-up.ts';
 
 export type { PinStore } from './pin-store.ts';
 export { MemoryPinStore } from './pin-store.ts';
+export type { BrokerAuth } from './sessions.ts';
 
 export interface BrokerOptions {
   host?: string;
   port: number;
   keys: KeyRing;
+  /**
+   * Room admission, always explicit: `{ mode: 'token', apiKeys }` admits only with a join token
+   * signed by one of the application's API keys (or a resume proof); `{ mode: 'open' }` admits
+   * anyone to any room and logs a warning saying so.
+   */
+  auth: BrokerAuth;
+  /**
+   * In token mode, a room moves off a healthy server on members' `exclude` at most once per
+   * this long (default 5000 ms).
+   */
+  memberMoveIntervalMs?: number;
+  /**
+   * Serve `POST /dev/token {room, name}` → `{token}`, signing join tokens for anyone with the
+   * first API key: for the local stack only (token mode; logs a warning).
+   */
+  devTokenEndpoint?: boolean;
   logger: Logger;
   /** Built web app (dist/web), served at `/` with index.html fallback; skipped when missing. */
   staticDir?: string;
@@ -101,6 +120,7 @@ export const DEFAULT_PING = { intervalMs: 1000, timeoutMs: 2500 } as const;
 export const DEFAULT_HEARTBEAT = { intervalMs: 1000, timeoutMs: 3000 } as const;
 export const DEFAULT_TICKET_TTL_SECONDS = 30;
 export const DEFAULT_RESUME_TTL_SECONDS = 24 * 60 * 60;
+export const DEFAULT_MEMBER_MOVE_INTERVAL_MS = 5000;
 /** Open sockets get this long to finish their close handshake when the broker stops. */
 const CLOSE_WAIT_MS = 1000;
 
@@ -117,6 +137,14 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : (options.trustProxy ?? 0);
   const pins: PinStore = options.pins ?? new MemoryPinStore();
   const registry = new ServerRegistry({ pendingTtlMs: ticketTtlSeconds * 1000 });
+  const auth = options.auth;
+  if (auth.mode === 'open')
+    logger.warn(
+      { auth: 'open' },
+      'AUTH IS OPEN: anyone may join any room and move it; use token mode (USHER_API_KEYS) in front of users',
+    );
+  if (options.devTokenEndpoint === true && auth.mode !== 'token')
+    throw new UsherConfigError('the dev token endpoint needs token mode');
 
   const metrics = createBrokerMetrics({
     healthyServers: () => registry.healthyCount(),
@@ -147,6 +175,13 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       metrics.splitsRepaired.inc();
     },
     migrate: (server, room, reason) => fleet.migrateRoom(server, room, reason),
+    // Open mode keeps the old rule: any exclude is honoured at once.
+    memberMoveIntervalMs:
+      auth.mode === 'token' ? (options.memberMoveIntervalMs ?? DEFAULT_MEMBER_MOVE_INTERVAL_MS) : 0,
+    onExcludeIgnored: (room, reason) => {
+      logger.info({ room, reason }, 'exclude of the room server ignored');
+      metrics.excludesIgnored.inc({ reason });
+    },
   });
   const fleet = new Fleet({ registry, assigner, logger, metrics, now, warmUp });
   const stallWatch = new StallWatch({
@@ -166,6 +201,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   });
   const sessions = createSessionService({
     keys: options.keys,
+    auth,
     assigner,
     ping: options.ping ?? DEFAULT_PING,
     ticketTtlSeconds,
@@ -342,6 +378,12 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       fleet.stop();
       await upgrades?.close(CLOSE_WAIT_MS);
     });
+    if (options.devTokenEndpoint === true && auth.mode === 'token') {
+      logger.warn(
+        'DEV TOKEN ENDPOINT IS ON: POST /dev/token signs a join token for anyone (local stack only)',
+      );
+      registerDevTokenRoute(app, { apiKeys: auth.apiKeys, budget });
+    }
     if (options.adminToken !== undefined && options.adminToken !== '')
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
     // Pages (the app and the 404s) in a scope with helmet's headers; the API routes skip its hooks.

@@ -1,6 +1,8 @@
 // `usher broker`: one broker process, configured from flags and env.
 import { existsSync } from 'node:fs';
+import type { BrokerAuth } from '../broker/sessions.ts';
 import { UsherConfigError } from '../common/config-error.ts';
+import { ApiKeys } from '../common/join-token.ts';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { formatHelp, type OptionTable, parseOptions } from './options.ts';
@@ -167,6 +169,24 @@ export const brokerOptions = {
     env: 'USHER_REDIS_URL',
     help: 'several brokers: share room pins through this Redis (redis://host:port[/db]; a password only in the env)',
   },
+  auth: {
+    kind: 'string',
+    env: 'USHER_AUTH',
+    default: 'token',
+    help: 'room admission: token (a join token signed with a key in USHER_API_KEYS) or open (anyone may join any room)',
+  },
+  'member-move-interval-ms': {
+    kind: 'int',
+    env: 'USHER_MEMBER_MOVE_INTERVAL_MS',
+    default: 5000,
+    min: 0,
+    help: "token mode: a room moves off a healthy server on members' exclude at most once per this long",
+  },
+  'dev-token-endpoint': {
+    kind: 'bool',
+    default: false,
+    help: 'serve POST /dev/token that signs a join token for ANYONE (the local stack only; never in front of users)',
+  },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
 
@@ -177,6 +197,8 @@ export const brokerHelp = formatHelp(
   `
 Environment (secrets are never flags, so they do not show in ps):
   USHER_SECRET        shared secret with the media servers (required, ≥ 16 chars; "kid:secret,..." to rotate)
+  USHER_API_KEYS      API keys the application's backend signs join tokens with, "keyId:secret,keyId2:secret2"
+                      (required with --auth token, the default; secrets ≥ 32 chars; see docs/INTEGRATION.md)
   USHER_TURN_SECRET   coturn --static-auth-secret, when --turn-urls is set
   USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset; ≥ 16 chars)
   USHER_METRICS_TOKEN bearer token for /metrics (open when unset: keep it off the public network)
@@ -207,6 +229,13 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   const adminToken = bearerToken(env, 'USHER_ADMIN_TOKEN');
   const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
   const redisUrl = checkRedisUrl(options['redis-url'], argv);
+  const authMode = options.auth;
+  if (authMode !== 'token' && authMode !== 'open')
+    throw new UsherConfigError(`usher broker: --auth must be token or open, not "${authMode}"`);
+  const auth: BrokerAuth =
+    authMode === 'open' ? { mode: 'open' } : { mode: 'token', apiKeys: ApiKeys.parse(env.USHER_API_KEYS) };
+  if (options['dev-token-endpoint'] && auth.mode !== 'token')
+    throw new UsherConfigError('usher broker: --dev-token-endpoint needs --auth token');
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createBroker } = await import('../broker/index.ts');
@@ -219,6 +248,9 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   const broker = await createBroker({
     host: options.host,
     port: options.port,
+    auth,
+    memberMoveIntervalMs: options['member-move-interval-ms'],
+    devTokenEndpoint: options['dev-token-endpoint'],
     keys,
     logger,
     staticDir,

@@ -20,7 +20,10 @@ export const stackHelp = formatHelp(
   'the local stack: a broker on :8080 serving the app and 3 media servers on :8101-8103',
   stackOptions,
   `
-Environment: USHER_SECRET (optional here: a random dev secret is made for the run when unset).
+Environment: USHER_SECRET and USHER_API_KEYS (optional here: random dev values are made for the
+run when unset). The broker runs in token mode with its dev token endpoint (POST /dev/token),
+which the app uses to get a join token: a real deployment mints tokens in its own backend
+(docs/INTEGRATION.md).
 Other broker/media settings (ping, heartbeat, TURN…) come from the same env variables as
 \`usher broker\` and \`usher media\`.
 `,
@@ -38,6 +41,10 @@ export async function runStack(argv: string[], env: NodeJS.ProcessEnv): Promise<
   if ((env.USHER_SECRET ?? '') === '') {
     childEnv.USHER_SECRET = randomBytes(32).toString('base64url');
     console.log('usher stack: USHER_SECRET is not set; using a random dev secret for this run.');
+  }
+  if ((env.USHER_API_KEYS ?? '') === '') {
+    childEnv.USHER_API_KEYS = `dev:${randomBytes(32).toString('base64url')}`;
+    console.log('usher stack: USHER_API_KEYS is not set; using a random dev API key for this run.');
   }
   const children: Child[] = [];
   let stopping = false;
@@ -94,7 +101,17 @@ export async function runStack(argv: string[], env: NodeJS.ProcessEnv): Promise<
   try {
     const broker = await start(
       'broker',
-      ['broker', '--host', options.host, '--port', String(options.port)],
+      // Token mode as in production, plus the dev endpoint that signs tokens for the app.
+      [
+        'broker',
+        '--host',
+        options.host,
+        '--port',
+        String(options.port),
+        '--auth',
+        'token',
+        '--dev-token-endpoint',
+      ],
       'broker listening',
     );
     const brokerUrl = `http://127.0.0.1:${new URL(String(broker.url)).port}`;

@@ -90,7 +90,7 @@ function setup(
 ) {
   const { logger, records } = captureLogger();
   let client: ControlClient | undefined;
-  const rooms = new RoomRegistry<{ peerId: string; name: string }>({
+  const rooms = new RoomRegistry<{ peerId: string; name: string; identity: string }>({
     opened: (room) => client?.roomOpened(room),
     closed: (room) => client?.roomClosed(room),
   });
@@ -246,7 +246,7 @@ describe('control client', () => {
     let broker = await FakeBroker.start();
     t.after(() => broker.stop());
     const { rooms, records, start } = setup(t, broker.url);
-    const a = { peerId: 'a', name: '' };
+    const a = { peerId: 'a', name: '', identity: 'a' };
     rooms.add('r0', a);
     const client = start();
 
@@ -273,7 +273,7 @@ describe('control client', () => {
       'registered log line names the broker',
     );
 
-    const b = { peerId: 'b', name: '' };
+    const b = { peerId: 'b', name: '', identity: 'b' };
     rooms.add('r1', b); // opened
     rooms.remove('r0', a); // closed
     rooms.add('r2', a); // opened and closed again before the report: not reported
@@ -299,7 +299,7 @@ describe('control client', () => {
     const port = broker.port;
     await broker.stop();
     await until(() => !client.registered, 'the client to notice');
-    rooms.add('r3', { peerId: 'c', name: '' });
+    rooms.add('r3', { peerId: 'c', name: '', identity: 'c' });
     broker = await FakeBroker.start(port);
     const again = await broker.next('register');
     assert.deepEqual(again.msg.rooms, [

@@ -6,6 +6,8 @@ import type { Capacity } from '../../shared/protocol/control.ts';
 export interface Member {
   readonly peerId: string;
   readonly name: string;
+  /** The application's user id (token mode) or the peer id: one per room at a time. */
+  readonly identity: string;
 }
 
 export interface RoomHooks {
@@ -17,6 +19,8 @@ export interface RoomHooks {
 
 export class RoomRegistry<M extends Member> {
   private readonly rooms = new Map<string, Map<string, M>>();
+  /** Per room, the member holding each identity. */
+  private readonly identities = new Map<string, Map<string, M>>();
   private peers = 0;
 
   constructor(private readonly hooks: RoomHooks = {}) {}
@@ -42,6 +46,11 @@ export class RoomRegistry<M extends Member> {
     return (this.rooms.get(room) ?? EMPTY).values() as IterableIterator<M>;
   }
 
+  /** The member of `room` holding `identity`, if any. */
+  holderOf(room: string, identity: string): M | undefined {
+    return this.identities.get(room)?.get(identity);
+  }
+
   /** Every live room with its peer count (for register). */
   *list(): IterableIterator<{ room: string; peers: number }> {
     for (const [room, members] of this.rooms) yield { room, peers: members.size };
@@ -60,6 +69,12 @@ export class RoomRegistry<M extends Member> {
     }
     const previous = members.get(member.peerId);
     members.set(member.peerId, member);
+    let identities = this.identities.get(room);
+    if (identities === undefined) {
+      identities = new Map();
+      this.identities.set(room, identities);
+    }
+    identities.set(member.identity, member);
     if (previous === undefined) this.peers += 1;
     return previous;
   }
@@ -69,9 +84,12 @@ export class RoomRegistry<M extends Member> {
     const members = this.rooms.get(room);
     if (members === undefined || members.get(member.peerId) !== member) return false;
     members.delete(member.peerId);
+    const identities = this.identities.get(room);
+    if (identities?.get(member.identity) === member) identities.delete(member.identity);
     this.peers -= 1;
     if (members.size === 0) {
       this.rooms.delete(room);
+      this.identities.delete(room);
       this.hooks.closed?.(room);
     }
     return true;

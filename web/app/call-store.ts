@@ -128,6 +128,8 @@ export class CallStore {
         localStream: media.stream,
       };
       if (name !== '') options.name = name;
+      const token = await fetchDevToken(this.brokerUrl, room, name);
+      if (token !== null) options.token = token;
       if (this.#options.iceTransportPolicy !== undefined)
         options.iceTransportPolicy = this.#options.iceTransportPolicy;
       const session = new UsherSession(options);
@@ -215,5 +217,28 @@ export class CallStore {
   #update(patch: Partial<CallSnapshot>): void {
     this.#snapshot = { ...this.#snapshot, ...patch };
     for (const listener of [...this.#listeners]) listener();
+  }
+}
+
+/**
+ * The local stack's broker signs join tokens for anyone at `POST /dev/token` (`usher stack`
+ * only). Elsewhere the endpoint is absent and this gives null: an application embedding Usher
+ * gets its token from its own backend (docs/INTEGRATION.md).
+ */
+async function fetchDevToken(brokerUrl: string, room: string, name: string): Promise<string | null> {
+  try {
+    const url = new URL(brokerUrl);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.pathname = url.pathname.replace(/\/v1\/session$/, '/dev/token');
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ room, name }),
+    });
+    if (!response.ok) return null;
+    const body = (await response.json()) as { token?: unknown };
+    return typeof body.token === 'string' ? body.token : null;
+  } catch {
+    return null;
   }
 }

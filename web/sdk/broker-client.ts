@@ -22,7 +22,7 @@ export interface BrokerClientOptions {
   requestTimeoutMs?: number;
 }
 
-export type SessionRequestInput = Pick<SessionRequest, 'room' | 'name' | 'exclude' | 'resume'>;
+export type SessionRequestInput = Pick<SessionRequest, 'room' | 'name' | 'exclude' | 'resume' | 'token'>;
 
 interface Pending {
   resolve(reply: SessionAssigned): void;
@@ -57,6 +57,7 @@ export class BrokerClient {
     if (input.name !== undefined) message.name = input.name;
     if (input.exclude !== undefined && input.exclude.length > 0) message.exclude = input.exclude;
     if (input.resume !== undefined) message.resume = input.resume;
+    if (input.token !== undefined) message.token = input.token;
 
     return new Promise<SessionAssigned>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {

@@ -85,7 +85,13 @@ export interface UsherSessionOptions {
    *  next attempt to the next URL (wrapping around). */
   brokerUrls?: readonly string[];
   room: string;
+  /** Display name (open mode only: with a join token the name is the token's). */
   name?: string;
+  /** The join token the application's backend signed for this user and room (token mode). */
+  token?: string;
+  /** Called for a new token when the broker answers TOKEN_EXPIRED on a new session's request
+   *  (a failover within the resume TTL needs none). */
+  getToken?: () => Promise<string>;
   /** Camera/mic to send to every peer; null for receive-only. */
   localStream?: MediaStream | null;
   reconnectPolicy?: ReconnectPolicy;
@@ -99,9 +105,6 @@ export interface UsherSessionOptions {
   /** How often peers' connection quality is sampled with getStats() while joined (default 2000;
    *  0 turns sampling off, e.g. for a load generator driving thousands of sessions). */
   qualityIntervalMs?: number;
-  /** Join token from the embedding application's backend. Accepted now for forward
-   *  compatibility; nothing is sent until the broker supports join tokens. */
-  token?: string;
 }
 
 const MAX_FAILOVER_RECORDS = 100;
@@ -139,6 +142,7 @@ export class UsherSession extends Emitter<SessionEvents> {
   #peerId: string | null = null;
   /** The last ticket for this room: proves our peer id to the broker on failover. */
   #resume: string | null = null;
+  #token: string | null;
   #rtt: number | null = null;
   readonly #roster = new ParticipantRoster();
   /** Peers whose data channel was open at the last peer list: a newly opened one gets our mute state. */
@@ -151,6 +155,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     this.#options = options;
     this.room = options.room;
     this.name = options.name;
+    this.#token = options.token ?? null;
     this.#clock = options.clock ?? systemClock;
     this.#policy = options.reconnectPolicy ?? new JitterBackoffPolicy();
     const brokerOptions: BrokerPoolOptions = { urls: brokerUrlsOf(options), clock: this.#clock };
@@ -399,6 +404,7 @@ export class UsherSession extends Emitter<SessionEvents> {
   #rejoin(start: RejoinStart): Promise<SessionAssigned> {
     const request: RejoinContext['request'] =
       this.name === undefined ? { room: this.room } : { room: this.room, name: this.name };
+    const getToken = this.#options.getToken;
     const ctx: RejoinContext = {
       clock: this.#clock,
       policy: this.#policy,
@@ -409,6 +415,13 @@ export class UsherSession extends Emitter<SessionEvents> {
       dropResumeProof: () => {
         this.#resume = null;
       },
+      joinToken: () => this.#token,
+      refreshJoinToken:
+        getToken === undefined
+          ? undefined
+          : async () => {
+              this.#token = await getToken();
+            },
       connect: (assigned) => this.#connect(assigned),
       // A first join shows its steps; a failover stays 'reconnecting' until it is back.
       step: (step) => {

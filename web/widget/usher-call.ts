@@ -60,7 +60,7 @@ export class UsherCallElement extends LitElement {
   declare broker: string;
   declare room: string;
   declare name: string;
-  /** Join token from your backend; accepted now, sent once the broker supports join tokens. */
+  /** Join token from your backend (docs/INTEGRATION.md); required by a broker in token mode. */
   declare token: string;
   declare audio: string;
   declare video: string;
