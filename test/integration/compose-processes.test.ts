@@ -3,6 +3,7 @@
 // secrets), and each service's command, entrypoint, environment, volumes and ports become a
 // process on 127.0.0.1 — service hostnames and container ports map to free local ports. So
 // a wrong flag, variable, port or HAProxy route in the compose file fails here.
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { parse } from 'yaml';
 import { freePort } from '../../server/broker/testing/redis-server.ts';
+import type { ApiKey } from '../../server/common/join-token.ts';
+import { createJoinToken } from '../../server/sdk/index.ts';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import { type FleetProcess, httpStatus, FleetProcess as Process } from './testing/fleet-processes.ts';
 
@@ -43,14 +46,14 @@ function volumeOf(entry: string | { type: string; source?: string; target: strin
 }
 
 /** .env.example with every secret replaced by a throwaway one and the host ports made free. */
-function testEnv(ports: { https: number; http: number }): string {
+function testEnv(ports: { https: number; http: number }, apiKey: ApiKey): string {
   const secret = () => randomBytes(24).toString('base64url');
   return readFileSync(join(root, '.env.example'), 'utf8')
     .split('\n')
     .map((line) => {
       const [name, value] = line.split('=', 2);
       if (name === undefined || value === undefined || line.startsWith('#')) return line;
-      if (name === 'USHER_API_KEYS') return `${name}=test:${secret()}${secret()}`;
+      if (name === 'USHER_API_KEYS') return `${name}=${apiKey.id}:${apiKey.secret}`;
       if (value.startsWith('change-me')) return `${name}=${secret()}`;
       if (name === 'HTTPS_PORT') return `${name}=${ports.https}`;
       if (name === 'HTTP_PORT') return `${name}=${ports.http}`;
@@ -96,7 +99,9 @@ test('docker-compose.yml run as local processes: a session through the TLS front
   t.after(() => rmSync(scratch, { recursive: true, force: true }));
   const hostPorts = { https: await freePort(), http: await freePort() };
   const envFile = join(scratch, '.env');
-  writeFileSync(envFile, testEnv(hostPorts));
+  // The application's backend's key: the test signs the join token a real backend would.
+  const apiKey: ApiKey = { id: 'test', secret: randomBytes(36).toString('base64url') };
+  writeFileSync(envFile, testEnv(hostPorts, apiKey));
   const resolved = spawnSync(
     'docker-compose',
     ['-f', join(root, 'docker-compose.yml'), '--env-file', envFile, 'config'],
@@ -254,7 +259,13 @@ test('docker-compose.yml run as local processes: a session through the TLS front
     const answer = await httpsRequest(
       `${frontUrl}/v1/sessions`,
       certificate,
-      JSON.stringify({ type: 'session.request', v: 1, id: 'r1', room: 'compose-room' }),
+      JSON.stringify({
+        type: 'session.request',
+        v: 1,
+        id: 'r1',
+        room: 'compose-room',
+        token: createJoinToken({ apiKey, room: 'compose-room', identity: 'compose-user' }),
+      }),
     );
     assert.equal(answer.status, 200, answer.body);
     const assigned = JSON.parse(answer.body) as { server: { id: string; url: string }; ticket: string };
