@@ -8,18 +8,25 @@ export interface Member {
   readonly name: string;
 }
 
-export interface RoomHooks {
+/** How a member left, as its connection saw it. */
+export type Departure = 'left' | 'disconnected';
+
+export interface RoomHooks<M extends Member = Member> {
   /** A room got its first peer. */
   opened?(room: string): void;
   /** A room lost its last peer (and was deleted). */
   closed?(room: string): void;
+  /** A member joined (before `opened` of a new room has told anyone else). `replaced`: its own earlier connection. */
+  added?(room: string, member: M, replaced: M | undefined): void;
+  /** A member that was the current holder of its peer id left (before `closed`). */
+  removed?(room: string, member: M, how: Departure): void;
 }
 
 export class RoomRegistry<M extends Member> {
   private readonly rooms = new Map<string, Map<string, M>>();
   private peers = 0;
 
-  constructor(private readonly hooks: RoomHooks = {}) {}
+  constructor(private readonly hooks: RoomHooks<M> = {}) {}
 
   get roomCount(): number {
     return this.rooms.size;
@@ -61,15 +68,17 @@ export class RoomRegistry<M extends Member> {
     const previous = members.get(member.peerId);
     members.set(member.peerId, member);
     if (previous === undefined) this.peers += 1;
+    this.hooks.added?.(room, member, previous);
     return previous;
   }
 
   /** Removes `member` only if it is still the current holder of its peer id; true if removed. */
-  remove(room: string, member: M): boolean {
+  remove(room: string, member: M, how: Departure = 'disconnected'): boolean {
     const members = this.rooms.get(room);
     if (members === undefined || members.get(member.peerId) !== member) return false;
     members.delete(member.peerId);
     this.peers -= 1;
+    this.hooks.removed?.(room, member, how);
     if (members.size === 0) {
       this.rooms.delete(room);
       this.hooks.closed?.(room);
