@@ -251,10 +251,7 @@ export class ControlClient {
       ...(options.startedAt === undefined ? {} : { startedAt: options.startedAt }),
       draining: snapshot.draining,
       rooms: snapshot.roomList,
-      members:
-        members.length > MAX_REGISTERED_PARTICIPANTS
-          ? members.slice(0, MAX_REGISTERED_PARTICIPANTS)
-          : members,
+      ...(snapshot.members === undefined ? {} : { members: members.slice(0, MAX_REGISTERED_PARTICIPANTS) }),
     };
     socket.send(JSON.stringify(message));
     this.setTimer(() => {
