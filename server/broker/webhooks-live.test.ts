@@ -4,18 +4,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { ApiKeys } from '../common/join-token.ts';
-import { createMediaServer, type MediaServer } from '../media/index.ts';
-import { captureLogger as mediaLogger } from '../media/testing/harness.ts';
 import { UsherSession } from '../../web/sdk/session.ts';
 import { fakeRtc } from '../../web/sdk/testing/fake-rtc.ts';
 import type { WebSocketConstructor } from '../../web/sdk/websocket.ts';
+import { ApiKeys } from '../common/join-token.ts';
+import { createMediaServer, type MediaServer } from '../media/index.ts';
+import { captureLogger as mediaLogger } from '../media/testing/harness.ts';
 import type { WebhookEvent } from '../sdk/index.ts';
+import { createBroker } from './index.ts';
 import { RedisWebhookOnceStore } from './redis-webhook-once.ts';
 import { captureLogger, getJson, keys, startBroker, type TestBroker, waitFor } from './testing/harness.ts';
 import { startRedis } from './testing/redis-server.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './testing/webhook-receiver.ts';
-import { createBroker } from './index.ts';
 
 const API_KEYS = ApiKeys.parse('app1:webhook-test-secret-0123456789abcdefgh');
 const FAST = { initialBackoffMs: 100, maxBackoffMs: 400, requestTimeoutMs: 1000 };
@@ -55,7 +55,11 @@ function names(events: readonly WebhookEvent[], room: string): string[] {
 describe('webhooks from a real fleet', () => {
   test('a join and a leave: room.started, participant.joined, participant.left, room.finished, signed and in order', async (t) => {
     const receiver = await startWebhookReceiver(t, API_KEYS);
-    const tb = await startBroker(t, { apiKeys: API_KEYS, webhookUrls: [receiver.url], webhookDelivery: FAST });
+    const tb = await startBroker(t, {
+      apiKeys: API_KEYS,
+      webhookUrls: [receiver.url],
+      webhookDelivery: FAST,
+    });
     await startMedia(t, 'm1', [tb.broker.url]);
     await waitFor('the media server', async () => (await servers(tb)) === 1);
     const alice = member(t, tb.broker.url, 'standup');
@@ -69,7 +73,10 @@ describe('webhooks from a real fleet', () => {
       'participant.left',
       'room.finished',
     ]);
-    const joined = receiver.of('participant.joined')[0] as Extract<WebhookEvent, { event: 'participant.joined' }>;
+    const joined = receiver.of('participant.joined')[0] as Extract<
+      WebhookEvent,
+      { event: 'participant.joined' }
+    >;
     assert.equal(joined.server, 'm1');
     assert.equal(joined.participant.peerId, alice.peerId ?? joined.participant.peerId);
     assert.equal(joined.participant.name, `user${counter}`);
@@ -99,7 +106,11 @@ describe('webhooks from a real fleet', () => {
     const peerId = bob.peerId;
     await waitFor('the join', () => receiver.of('participant.joined').length === 1);
     await media.get(home)!.close();
-    await waitFor('the failover and its events', () => receiver.of('participant.joined').length === 2, 10_000);
+    await waitFor(
+      'the failover and its events',
+      () => receiver.of('participant.joined').length === 2,
+      10_000,
+    );
     await waitFor('the lost member', () => receiver.of('participant.left').length === 1, 5000);
     const lost = receiver.of('server.lost')[0] as Extract<WebhookEvent, { event: 'server.lost' }>;
     assert.deepEqual([lost.server, lost.cause, lost.rooms], [home, 'dead', ['ops']]);
@@ -110,14 +121,21 @@ describe('webhooks from a real fleet', () => {
     assert.equal(moved[0]!.cause, 'dead');
     const left = receiver.of('participant.left')[0] as Extract<WebhookEvent, { event: 'participant.left' }>;
     assert.deepEqual([left.server, left.reason, left.participant.peerId], [home, 'lost', peerId]);
-    const rejoined = receiver.of('participant.joined')[1] as Extract<WebhookEvent, { event: 'participant.joined' }>;
+    const rejoined = receiver.of('participant.joined')[1] as Extract<
+      WebhookEvent,
+      { event: 'participant.joined' }
+    >;
     assert.deepEqual([rejoined.server, rejoined.participant.peerId], [moved[0]!.to, peerId]);
     assert.deepEqual(receiver.refused, []);
   });
 
   test('a receiver down for 3 s then up gets every event once, in order per room', async (t) => {
     const receiver = await startWebhookReceiver(t, API_KEYS);
-    const tb = await startBroker(t, { apiKeys: API_KEYS, webhookUrls: [receiver.url], webhookDelivery: FAST });
+    const tb = await startBroker(t, {
+      apiKeys: API_KEYS,
+      webhookUrls: [receiver.url],
+      webhookDelivery: FAST,
+    });
     await startMedia(t, 'm1', [tb.broker.url]);
     await waitFor('the media server', async () => (await servers(tb)) === 1);
     receiver.down = true;
@@ -128,7 +146,9 @@ describe('webhooks from a real fleet', () => {
     await sessions[1]!.leave();
     // 4 joins, 2 starts, 2 leaves; the receiver refuses every attempt until it is up.
     await waitFor('retries against the dead receiver', async () =>
-      /usher_broker_webhooks_total\{result="retried"\} ([3-9]|\d\d+)/.test(await (await fetch(tb.http('/metrics'))).text()),
+      /usher_broker_webhooks_total\{result="retried"\} ([3-9]|\d\d+)/.test(
+        await (await fetch(tb.http('/metrics'))).text(),
+      ),
     );
     await waitFor('3 s down', () => Date.now() - downAt >= 3000, 5000);
     assert.equal(receiver.events.length, 0);
@@ -182,7 +202,8 @@ describe('webhooks from a real fleet', () => {
       'm1',
       brokers.map((tb) => tb.broker.url),
     );
-    for (const tb of brokers) await waitFor('the media server on each broker', async () => (await servers(tb)) === 1);
+    for (const tb of brokers)
+      await waitFor('the media server on each broker', async () => (await servers(tb)) === 1);
     const carol = member(t, brokers[0]!.broker.url, 'shared');
     await carol.join();
     await carol.leave();

@@ -34,9 +34,14 @@ export async function startWebhookReceiver(
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       try {
-        const event = verifyWebhook(Buffer.concat(chunks).toString('utf8'), request.headers.authorization, apiKeys, {
-          seen,
-        });
+        const event = verifyWebhook(
+          Buffer.concat(chunks).toString('utf8'),
+          request.headers.authorization,
+          apiKeys,
+          {
+            seen,
+          },
+        );
         events.push({ ...event, receivedAt: Date.now() });
         response.writeHead(204).end();
       } catch (error) {
