@@ -2,7 +2,7 @@
 // members: list and get rooms, remove a participant (PARTICIPANT_REMOVED, no rejoin), close a
 // room, an operator's move (members migrate with their peer ids), and refused tokens.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { WebSocket } from 'ws';
 import type { RoomInfo } from '../../shared/protocol/server-api.ts';
 import type { UsherClientError } from '../../web/sdk/errors.ts';
@@ -28,7 +28,7 @@ interface Member {
   errors: UsherClientError[];
 }
 
-function member(t: { after(fn: () => Promise<void>): void }, tb: TestBroker, room: string): Member {
+function member(t: TestContext, tb: TestBroker, room: string): Member {
   counter++;
   const session = new UsherSession({
     brokerUrl: tb.ws('/v1/session'),
@@ -45,7 +45,7 @@ function member(t: { after(fn: () => Promise<void>): void }, tb: TestBroker, roo
   return { session, warnings, errors };
 }
 
-async function fleet(t: { after(fn: () => Promise<void>): void }, ids: string[]): Promise<TestBroker> {
+async function fleet(t: TestContext, ids: string[]): Promise<TestBroker> {
   const tb = await startBroker(t, { apiKeys: API_KEYS });
   for (const id of ids) {
     const server = await createMediaServer({

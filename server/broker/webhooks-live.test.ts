@@ -2,7 +2,7 @@
 // verifies every signature: a join and a leave, a media server lost, a receiver that was down,
 // and two brokers sharing a redis-server that send each event once.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { UsherSession } from '../../web/sdk/session.ts';
 import { fakeRtc } from '../../web/sdk/testing/fake-rtc.ts';
@@ -21,17 +21,13 @@ const API_KEYS = ApiKeys.parse('app1:webhook-test-secret-0123456789abcdefgh');
 const FAST = { initialBackoffMs: 100, maxBackoffMs: 400, requestTimeoutMs: 1000 };
 let counter = 0;
 
-async function startMedia(
-  t: { after(fn: () => Promise<void>): void },
-  id: string,
-  brokerUrls: string[],
-): Promise<MediaServer> {
+async function startMedia(t: TestContext, id: string, brokerUrls: string[]): Promise<MediaServer> {
   const server = await createMediaServer({ id, port: 0, keys, logger: mediaLogger().logger, brokerUrls });
   t.after(() => server.close());
   return server;
 }
 
-function member(t: { after(fn: () => Promise<void>): void }, brokerUrl: string, room: string): UsherSession {
+function member(t: TestContext, brokerUrl: string, room: string): UsherSession {
   counter++;
   const session = new UsherSession({
     brokerUrl: `${brokerUrl.replace(/^http/, 'ws')}/v1/session`,
