@@ -58,7 +58,8 @@ await dispatcher.close();
 receiver.closeAllConnections();
 receiver.close();
 lags.sort((a, b) => a - b);
-const pct = (p: number): number => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))] ?? Number.NaN;
+const pct = (p: number): number =>
+  lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))] ?? Number.NaN;
 const seconds = (lastAt - firstAt) / 1000;
 console.log(
   JSON.stringify({
