@@ -1,7 +1,8 @@
 // Webhook delivery to a local receiver: enqueue a bounded number of events over a number of
 // rooms through the real WebhookDispatcher (signing, fetch, per-room order) to a node:http
 // receiver on 127.0.0.1 that verifies each signature, and report events/s and the lag
-// (received − createdAt) percentiles. `npx tsx bench/webhooks/delivery.ts [events] [rooms]`.
+// (received − createdAt) percentiles. `npx tsx bench/webhooks/delivery.ts [events] [rooms] [per second]`:
+// without a rate every event is enqueued at once (the lag is then mostly the backlog).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -13,6 +14,7 @@ import { verifyWebhook } from '../../server/sdk/index.ts';
 
 const EVENTS = Math.min(50_000, Number(process.argv[2] ?? 5000));
 const ROOMS = Math.min(1000, Number(process.argv[3] ?? 50));
+const RATE = Math.min(10_000, Number(process.argv[4] ?? 0));
 const DEADLINE_MS = 60_000;
 const keys = ApiKeys.parse('bench:webhook-bench-secret-0123456789abcdef');
 
@@ -41,6 +43,11 @@ const dispatcher = new WebhookDispatcher({
 });
 firstAt = Date.now();
 for (let index = 0; index < EVENTS; index++) {
+  // At a rate: wait until this event's slot (10 ms ticks).
+  if (RATE > 0 && index % Math.max(1, Math.round(RATE / 100)) === 0) {
+    const due = firstAt + (index / RATE) * 1000;
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+  }
   dispatcher.enqueue(
     {
       event: 'participant.joined',
