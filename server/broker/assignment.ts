@@ -42,7 +42,8 @@ export interface AssignerOptions {
   now: () => number;
   /** A room's pin outlives its last session by this much (the ticket may still be used). */
   ticketTtlMs: number;
-  onMove?: (move: RoomMove) => void;
+  /** `at`: the epoch ms of the pin the move wrote (with the room, it names the move). */
+  onMove?: (move: RoomMove, at: number) => void;
   /** `count` pins were rewritten to the server holding their rooms (one room, or a store-wide re-pin). */
   onRepair?: (cause: PinRepairCause, count: number) => void;
   onSplit?: (split: RoomSplit) => void;
@@ -106,7 +107,7 @@ export class Assigner {
   private readonly pins: PinStore;
   private readonly now: () => number;
   private readonly ticketTtlMs: number;
-  private readonly onMove: (move: RoomMove) => void;
+  private readonly onMove: (move: RoomMove, at: number) => void;
   private readonly onRepair: (cause: PinRepairCause, count: number) => void;
   private readonly onSplit: (split: RoomSplit) => void;
   private readonly onSplitRepaired: (room: string, server: string) => void;
@@ -226,6 +227,40 @@ export class Assigner {
     }
     this.memberMoves.delete(room); // re-insert so the map stays ordered by time
     this.memberMoves.set(room, now);
+  }
+
+  /**
+   * An operator's planned move (the server API): the pin goes to `to` (or the least-loaded
+   * other server) and every live holder is told to migrate its members there, cause `operator`.
+   * Throws ROOM_NOT_FOUND when no server holds the room live, NO_SERVER_AVAILABLE when the
+   * target cannot take it.
+   */
+  async moveRoom(room: string, to?: string): Promise<RoomMove> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const holders = this.registry.holders(room);
+      if (holders === undefined || holders.size === 0) throw new UsherError('ROOM_NOT_FOUND');
+      const pin = await this.pins.get(room);
+      const pinned = pin === undefined ? undefined : this.registry.get(pin.serverId);
+      const from = pinned !== undefined && holders.has(pinned) ? pinned : [...holders.keys()][0]!;
+      let target: MediaServer | undefined;
+      if (to === undefined) target = this.pick(NONE_EXCLUDED, from.id);
+      else {
+        target = this.registry.get(to);
+        if (target === undefined || target === from || !acceptsNewRooms(target))
+          throw new UsherError('NO_SERVER_AVAILABLE', 'that media server cannot take the room');
+      }
+      if (target === undefined) throw new UsherError('NO_SERVER_AVAILABLE');
+      const plan: Plan = {
+        target,
+        reserved: Reserved.refused,
+        move: { from: from.id, cause: 'operator' },
+        evacuate: [...holders.keys()],
+        evacuateCause: 'operator',
+      };
+      if (await this.commit(room, pin, plan))
+        return { room, from: from.id, to: target.id, cause: 'operator' };
+    }
+    throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
   }
 
   /**
@@ -435,9 +470,10 @@ export class Assigner {
   /** Writes the plan's pin by compare-and-set; on success, tells everyone what it owes them. */
   private async commit(room: string, pin: Pin | undefined, plan: Plan): Promise<boolean> {
     const { target } = plan;
+    const at = this.now();
     const written = await this.pins.compareAndSet(room, pin?.serverId, {
       serverId: target.id,
-      assignedAt: this.now(),
+      assignedAt: at,
     });
     if (!written || !target.healthy) {
       // Another request changed the pin first (re-read and follow it), or the target was lost.
@@ -448,11 +484,11 @@ export class Assigner {
     if (plan.move?.cause === 'member' && plan.move.from !== target.id) this.noteMemberMove(room, this.now());
     if (plan.split !== undefined) this.onSplit(plan.split);
     if (plan.move !== undefined && plan.move.from !== target.id)
-      this.onMove({ room, from: plan.move.from, to: target.id, cause: plan.move.cause });
+      this.onMove({ room, from: plan.move.from, to: target.id, cause: plan.move.cause }, at);
     if (plan.repair !== undefined) this.onRepair(plan.repair, 1);
     for (const server of plan.evacuate) {
       if (server === target || !this.registry.evacuate(server, room, plan.evacuateCause)) continue;
-      if (plan.split !== undefined) this.onMove({ room, from: server.id, to: target.id, cause: 'split' });
+      if (plan.split !== undefined) this.onMove({ room, from: server.id, to: target.id, cause: 'split' }, at);
       this.migrate(server, room, plan.split === undefined ? 'moved' : 'split');
     }
     return true;

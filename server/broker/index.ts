@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Limits } from '../../shared/protocol/common.ts';
 import { UsherConfigError } from '../common/config-error.ts';
+import type { ApiKeys } from '../common/join-token.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
@@ -22,6 +23,7 @@ import {
 import { registerControlRoute } from './control-route.ts';
 import { registerDevTokenRoute } from './dev-token-route.ts';
 import { Fleet } from './fleet.ts';
+import { FleetWebhooks } from './fleet-webhooks.ts';
 import { clientErrorCode, clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
 import { registerCors, registerSecurityHeaders } from './http-guards.ts';
 import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
@@ -29,6 +31,7 @@ import { createBrokerMetrics } from './metrics.ts';
 import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
 import { MemoryPinStore, type PinStore } from './pin-store.ts';
 import { ServerRegistry } from './registry.ts';
+import { registerServerApiRoutes } from './server-api-routes.ts';
 import {
   DEFAULT_SESSION_SOCKET_LIMIT,
   registerSessionRoutes,
@@ -39,6 +42,8 @@ import { StallWatch } from './stall-watch.ts';
 import { registerStaticSite } from './static-site.ts';
 import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.ts';
 import { WarmUp } from './warm-up.ts';
+import { MemoryWebhookOnceStore, type WebhookOnceStore } from './webhook-once.ts';
+import { createWebhookCounter, WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.ts';
 
 export type { PinStore } from './pin-store.ts';
 export { MemoryPinStore } from './pin-store.ts';
@@ -107,6 +112,25 @@ export interface BrokerOptions {
    * to (re)register before their rooms may move (default: the heartbeat timeout; 0: none).
    */
   warmUpMs?: number;
+  /**
+   * The application's API keys (USHER_API_KEYS) when admission is open: they sign webhooks (the
+   * first, current key) and authenticate the server API (`/v1/rooms`, which answers 404
+   * without them). In token mode the keys of `auth` serve, and this must be unset or the same.
+   */
+  apiKeys?: ApiKeys;
+  /** Webhook targets (http(s) URLs); needs apiKeys. */
+  webhookUrls?: readonly string[];
+  /** Webhook claims shared by the brokers (Redis with --redis-url); in memory by default. */
+  webhookOnce?: WebhookOnceStore;
+  /** Delivery tuning (tests, benchmarks); each has a default in webhooks.ts. */
+  webhookDelivery?: Partial<
+    Pick<
+      WebhookDispatcherOptions,
+      'maxQueued' | 'retryForMs' | 'initialBackoffMs' | 'maxBackoffMs' | 'requestTimeoutMs' | 'maxInFlight'
+    >
+  >;
+  /** A lost media server's members count as left after this long unless it re-registers (default 10 s). */
+  lostMemberGraceMs?: number;
 }
 
 export interface Broker {
@@ -150,6 +174,27 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     healthyServers: () => registry.healthyCount(),
     pinnedRooms: () => pins.size(),
   });
+  if (auth.mode === 'token' && options.apiKeys !== undefined && options.apiKeys !== auth.apiKeys)
+    throw new UsherConfigError('token mode takes its API keys from auth; pass apiKeys only in open mode');
+  // One set of keys: join tokens, webhook signatures and the server API.
+  const apiKeys = auth.mode === 'token' ? auth.apiKeys : options.apiKeys;
+  const webhookUrls = options.webhookUrls ?? [];
+  if (webhookUrls.length > 0 && apiKeys === undefined)
+    throw new UsherConfigError('webhook URLs need API keys (USHER_API_KEYS) to sign the webhooks');
+  const webhookOnce = options.webhookOnce ?? new MemoryWebhookOnceStore(now);
+  const dispatcher =
+    webhookUrls.length === 0 || apiKeys === undefined
+      ? undefined
+      : new WebhookDispatcher({
+          urls: webhookUrls,
+          key: apiKeys.current,
+          once: webhookOnce,
+          counter: createWebhookCounter(metrics.registry),
+          logger,
+          now,
+          ...definedOnly(options.webhookDelivery ?? {}),
+        });
+  const webhooks = dispatcher === undefined ? undefined : new FleetWebhooks(dispatcher, registry);
   const warmUp = new WarmUp({
     durationMs: options.warmUpMs ?? heartbeat.timeoutMs,
     onEnd: () => logger.info({ servers: registry.healthyCount() }, 'warm-up over'),
@@ -161,9 +206,10 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     now,
     ticketTtlMs: ticketTtlSeconds * 1000,
     warmUp,
-    onMove: (move) => {
+    onMove: (move, at) => {
       logger.info(move, 'room moved');
       metrics.roomMoves.inc({ cause: move.cause });
+      webhooks?.moved({ ...move, at });
     },
     onRepair: (cause, count) => metrics.pinRepairs.inc({ cause }, count),
     onSplit: (split) => {
@@ -183,7 +229,16 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       metrics.excludesIgnored.inc({ reason });
     },
   });
-  const fleet = new Fleet({ registry, assigner, logger, metrics, now, warmUp });
+  const fleet = new Fleet({
+    registry,
+    assigner,
+    logger,
+    metrics,
+    now,
+    warmUp,
+    ...(webhooks === undefined ? {} : { webhooks }),
+    ...(options.lostMemberGraceMs === undefined ? {} : { lostMemberGraceMs: options.lostMemberGraceMs }),
+  });
   const stallWatch = new StallWatch({
     tickMs: Math.max(50, Math.floor(heartbeat.intervalMs / 4)),
     thresholdMs: heartbeat.intervalMs,
@@ -377,6 +432,8 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       warmUp.end();
       fleet.stop();
       await upgrades?.close(CLOSE_WAIT_MS);
+      await dispatcher?.close();
+      if (options.webhookOnce === undefined) await webhookOnce.close();
     });
     if (options.devTokenEndpoint === true && auth.mode === 'token') {
       logger.warn(
@@ -386,6 +443,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     }
     if (options.adminToken !== undefined && options.adminToken !== '')
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
+    if (apiKeys !== undefined) registerServerApiRoutes(app, { apiKeys, registry, assigner, fleet, now });
     // Pages (the app and the 404s) in a scope with helmet's headers; the API routes skip its hooks.
     await app.register(async (scope) => {
       await registerSecurityHeaders(scope, { allowedOrigins: options.allowedOrigins });
@@ -396,6 +454,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   } catch (error) {
     stallWatch.stop();
     warmUp.end();
+    await dispatcher?.close();
     for (const stop of stopped) stop();
     await app.close();
     throw error;

@@ -187,6 +187,11 @@ export const brokerOptions = {
     default: false,
     help: 'serve POST /dev/token that signs a join token for ANYONE (the local stack only; never in front of users)',
   },
+  'webhook-urls': {
+    kind: 'list',
+    env: 'USHER_WEBHOOK_URLS',
+    help: 'POST signed events (room.started, participant.joined, …) to these URLs; needs USHER_API_KEYS',
+  },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
 
@@ -203,6 +208,7 @@ Environment (secrets are never flags, so they do not show in ps):
   USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset; ≥ 16 chars)
   USHER_METRICS_TOKEN bearer token for /metrics (open when unset: keep it off the public network)
   USHER_REDIS_URL     as --redis-url; the place for a URL with a password (redis://:password@host:6379)
+  USHER_API_KEYS      the application's API keys "keyId:secret,…": sign webhooks, authenticate /v1/rooms
 Several brokers: give each the same USHER_SECRET and Redis, and list every broker in each
 media server's --broker. While Redis is down, session requests fail with INTERNAL.
 `,
@@ -232,10 +238,20 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   const authMode = options.auth;
   if (authMode !== 'token' && authMode !== 'open')
     throw new UsherConfigError(`usher broker: --auth must be token or open, not "${authMode}"`);
+  // One set of keys: join tokens (token mode), webhook signatures and the server API.
+  const apiKeys =
+    (env.USHER_API_KEYS ?? '').trim() === '' && authMode === 'open'
+      ? undefined
+      : ApiKeys.parse(env.USHER_API_KEYS, 'USHER_API_KEYS');
   const auth: BrokerAuth =
-    authMode === 'open' ? { mode: 'open' } : { mode: 'token', apiKeys: ApiKeys.parse(env.USHER_API_KEYS) };
+    authMode === 'open' || apiKeys === undefined ? { mode: 'open' } : { mode: 'token', apiKeys };
   if (options['dev-token-endpoint'] && auth.mode !== 'token')
     throw new UsherConfigError('usher broker: --dev-token-endpoint needs --auth token');
+  const webhookUrls = options['webhook-urls'] ?? [];
+  if (webhookUrls.length > 0 && apiKeys === undefined)
+    throw new UsherConfigError(
+      'usher broker: --webhook-urls needs USHER_API_KEYS (the webhooks are signed with it)',
+    );
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   // Imported here so `--help` and the other commands do not load this server's code.
   const { createBroker } = await import('../broker/index.ts');
@@ -245,6 +261,8 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   if (metricsToken === undefined && !isLoopback(options.host))
     logger.warn('/metrics is open to anyone who can reach this port: set USHER_METRICS_TOKEN or firewall it');
   const pins = redisUrl === undefined ? undefined : await connectRedis(redisUrl, logger);
+  const webhookOnce =
+    redisUrl === undefined || webhookUrls.length === 0 ? undefined : await connectWebhookOnce(redisUrl);
   const broker = await createBroker({
     host: options.host,
     port: options.port,
@@ -284,13 +302,18 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
       keepAliveTimeoutMs: options['keep-alive-timeout-ms'],
     },
     ...(pins === undefined ? {} : { pins }),
+    ...(apiKeys === undefined ? {} : { apiKeys }),
+    webhookUrls,
+    ...(webhookOnce === undefined ? {} : { webhookOnce }),
   }).catch(async (error: unknown) => {
     await pins?.close();
+    await webhookOnce?.close();
     throw error;
   });
   onShutdown(logger, async () => {
     await broker.close();
     await pins?.close();
+    await webhookOnce?.close();
   });
 }
 
@@ -301,6 +324,16 @@ async function connectRedis(url: string, logger: Logger) {
   if (!(await pins.ready(REDIS_CONNECT_WAIT_MS)))
     logger.warn('redis is not reachable yet: session requests fail with INTERNAL until it is');
   return pins;
+}
+
+/** Webhook claims in the same Redis as the pins, so the brokers send each event once. */
+async function connectWebhookOnce(
+  url: string,
+): Promise<import('../broker/webhook-once.ts').WebhookOnceStore> {
+  const { RedisWebhookOnceStore } = await import('../broker/redis-webhook-once.ts');
+  const store = new RedisWebhookOnceStore({ url });
+  await store.ready(REDIS_CONNECT_WAIT_MS);
+  return store;
 }
 
 /** A redis:// or rediss:// URL; a password is refused on the command line, where ps shows it. */

@@ -302,7 +302,7 @@ export class MediaConnection {
     const wasJoined = this.state === 'joined';
     this.state = 'gone';
     clearTimeout(this.timer);
-    if (wasJoined && this.ctx.rooms.remove(this.room, this)) {
+    if (wasJoined && this.ctx.rooms.remove(this.room, this, reason)) {
       this.broadcast(
         `{"type":"peer.left","v":1,"peerId":${JSON.stringify(this.peerId)},"reason":"${reason}"}`,
       );

@@ -144,6 +144,8 @@ export class UsherSession extends Emitter<SessionEvents> {
   #resume: string | null = null;
   #token: string | null;
   #rtt: number | null = null;
+  /** The last permanent error the current media server sent: the reason for its 4409 close. */
+  #closingReason: UsherClientError | null = null;
   readonly #roster = new ParticipantRoster();
   /** Peers whose data channel was open at the last peer list: a newly opened one gets our mute state. */
   #dataOpen = new Set<string>();
@@ -323,7 +325,12 @@ export class UsherSession extends Emitter<SessionEvents> {
     conn.on('signal', (from, data) => current() && this.#mesh.signal(from, data));
     conn.on('peer.joined', (peer) => current() && this.#mesh.peerJoined(peer));
     conn.on('peer.left', (peerId, reason) => current() && this.#mesh.peerLeft(peerId, reason));
-    conn.on('error', (error) => current() && this.emit('warning', error));
+    conn.on('error', (error) => {
+      if (!current()) return;
+      // The server says why before it closes with 4409 (replaced, or removed by the application).
+      if (error.retry === 'never') this.#closingReason = error;
+      this.emit('warning', error);
+    });
     conn.on('rtt', (ms) => {
       if (!current()) return;
       this.#rtt = ms;
@@ -344,6 +351,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     // Runs before the socket's next message is dispatched (still the same task's microtasks),
     // so no signal can slip in ahead of the peer list.
     this.#conn = conn;
+    this.#closingReason = null;
     this.#assigned = assigned;
     this.#peerId = joined.peerId;
     this.#resume = assigned.ticket;
@@ -357,8 +365,12 @@ export class UsherSession extends Emitter<SessionEvents> {
     if (conn !== this.#conn || this.#state !== 'joined') return;
     this.#conn = null;
     if (event.closeCode === CloseCode.CONFLICT) {
-      // Another connection took over this session (another tab): do not fight it.
-      this.#fail(new UsherClientError('SESSION_REPLACED', 'the session joined on another connection'));
+      // Another connection took over this session (another tab), or the application removed
+      // this participant: do not fight it, and end with the reason the server gave.
+      this.#fail(
+        this.#closingReason ??
+          new UsherClientError('SESSION_REPLACED', 'the session joined on another connection'),
+      );
       return;
     }
     void this.#failover(event);
