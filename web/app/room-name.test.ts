@@ -69,13 +69,18 @@ describe('canonicalRoomId', () => {
 
   test('names that differ in more than case and spacing get different ids (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }), (a, b) => {
-        const ra = canonicalRoomId(a);
-        const rb = canonicalRoomId(b);
-        if (!ra.ok || !rb.ok) return;
-        const same = ra.name.toLowerCase().replaceAll(' ', '-') === rb.name.toLowerCase().replaceAll(' ', '-');
-        if (!same) assert.notEqual(ra.id, rb.id, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }),
+        (a, b) => {
+          const ra = canonicalRoomId(a);
+          const rb = canonicalRoomId(b);
+          if (!ra.ok || !rb.ok) return;
+          const same =
+            ra.name.toLowerCase().replaceAll(' ', '-') === rb.name.toLowerCase().replaceAll(' ', '-');
+          if (!same) assert.notEqual(ra.id, rb.id, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
