@@ -172,7 +172,8 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           type="button"
           className={`control${micOn ? '' : ' off'}`}
           aria-pressed={!micOn}
-          aria-label={micOn ? 'Mute microphone (M)' : 'Unmute microphone (M)'}
+          aria-keyshortcuts="M"
+          title="Microphone (M)"
           data-testid="toggle-mic"
           onClick={toggleMic}
         >
@@ -183,40 +184,44 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           type="button"
           className={`control${cameraOn ? '' : ' off'}`}
           aria-pressed={!cameraOn}
-          aria-label={cameraOn ? 'Turn camera off (V)' : 'Turn camera on (V)'}
+          aria-keyshortcuts="V"
+          title="Camera (V)"
           data-testid="toggle-camera"
           onClick={toggleCamera}
         >
           <span aria-hidden="true">{cameraOn ? '📷' : '🚫'}</span>
-          <span className="control-text">{cameraOn ? 'Camera' : 'No camera'}</span>
+          <span className="control-text">{cameraOn ? 'Stop camera' : 'Start camera'}</span>
         </button>
         <button
           type="button"
           className={`control${sharing ? ' active' : ''}`}
           aria-pressed={sharing}
-          aria-label={sharing ? 'Stop sharing your screen (S)' : 'Share your screen (S)'}
+          aria-keyshortcuts="S"
+          title="Screen share (S)"
           data-testid="toggle-screen"
           onClick={share}
         >
           <span aria-hidden="true">🖥</span>
-          <span className="control-text">{sharing ? 'Stop share' : 'Share'}</span>
+          <span className="control-text">{sharing ? 'Stop sharing' : 'Share screen'}</span>
         </button>
         <button
           type="button"
           className={`control${panel === 'people' ? ' active' : ''}`}
           aria-pressed={panel === 'people'}
-          aria-label={`People, ${count} in the call (P)`}
+          aria-keyshortcuts="P"
+          title="People (P)"
           data-testid="toggle-people"
           onClick={() => toggle('people')}
         >
           <span aria-hidden="true">👥</span>
-          <span className="control-text">{count}</span>
+          <span className="control-text">People ({count})</span>
         </button>
         <button
           type="button"
           className={`control${panel === 'chat' ? ' active' : ''}`}
           aria-pressed={panel === 'chat'}
-          aria-label={`Chat${unread > 0 ? `, ${unread} new` : ''} (C)`}
+          aria-keyshortcuts="C"
+          title="Chat (C)"
           data-testid="toggle-chat"
           onClick={() => toggle('chat')}
         >
@@ -226,7 +231,8 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
         <button
           type="button"
           className="control"
-          aria-label="Copy invite link (I)"
+          aria-keyshortcuts="I"
+          title="Copy invite link (I)"
           data-testid="copy-invite"
           onClick={() => void copyInvite()}
         >
@@ -237,7 +243,7 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           type="button"
           className={`control${panel === 'settings' ? ' active' : ''}`}
           aria-pressed={panel === 'settings'}
-          aria-label="Settings: devices, music, connection"
+          title="Devices, music, connection details"
           data-testid="toggle-settings"
           onClick={() => toggle('settings')}
         >
@@ -247,17 +253,18 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
         <button
           type="button"
           className="control"
-          aria-label="Keyboard shortcuts (?)"
+          aria-keyshortcuts="?"
+          title="Keyboard shortcuts (?)"
           data-testid="toggle-help"
           onClick={() => setHelp((h) => !h)}
         >
           <span aria-hidden="true">⌨</span>
-          <span className="control-text">Keys</span>
+          <span className="control-text">Shortcuts</span>
         </button>
         <button
           type="button"
           className="control leave"
-          aria-label="Leave the call"
+          title="Leave the call"
           data-testid="leave-button"
           onClick={onLeave}
         >

@@ -1,0 +1,139 @@
+// Browser end-to-end for the app as a person uses it: in-call controls seen by the other
+// person (mute, camera off, screen share), accessibility (axe) and screenshots of the call page
+// at desktop and phone sizes, light and dark. Pages join through the real broker + media stack.
+import { mkdirSync } from 'node:fs';
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+import { expectMediaFlowing, joinPair } from './fixtures/call-checks.ts';
+import { expect, type Participant, test } from './fixtures/participants.ts';
+
+export const SCREENSHOTS = 'test-results/screenshots';
+export const VIEWPORTS = [
+  { label: 'desktop', width: 1280, height: 800 },
+  { label: 'phone', width: 390, height: 844 },
+] as const;
+
+/** axe-core on the page as it is now: no serious or critical violation. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    `${what}: serious/critical axe violations`,
+  ).toEqual([]);
+}
+
+/** Desktop and phone, light and dark: `<name>-<viewport>-<scheme>.png`. */
+export async function screenshots(page: Page, name: string, settle: () => Promise<void>): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  for (const viewport of VIEWPORTS) {
+    await page.setViewportSize({ width: viewport.width, height: viewport.height });
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      await settle();
+      await page.screenshot({ path: `${SCREENSHOTS}/${name}-${viewport.label}-${colorScheme}.png` });
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+/** The video track each of the page's live peer connections sends, by label. */
+function sentVideoLabels(p: Participant): Promise<string[]> {
+  return p.page.evaluate(() =>
+    (window as unknown as { __e2ePcs: Array<{ pc: RTCPeerConnection }> }).__e2ePcs
+      .filter(({ pc }) => pc.connectionState === 'connected')
+      .flatMap(({ pc }) =>
+        pc.getSenders().flatMap((s) => (s.track?.kind === 'video' ? [s.track.label] : [])),
+      ),
+  );
+}
+
+test.describe('the call page', () => {
+  test('mute, camera off and screen share are seen by the other person', async ({ join }) => {
+    // peerOfB is alice's id as bob sees it.
+    const { a, b, peerOfB } = await joinPair(join);
+    const aliceAtBob = b.peerTile(peerOfB);
+    await expect(aliceAtBob, 'bob learns alice’s mic state over the data channel').toHaveAttribute(
+      'data-mic',
+      'on',
+    );
+
+    await a.testId('toggle-mic').click();
+    await expect(a.testId('toggle-mic')).toHaveAttribute('aria-pressed', 'true');
+    await expect(aliceAtBob, 'bob sees alice muted').toHaveAttribute('data-mic', 'off');
+    await expect(aliceAtBob.getByRole('img', { name: 'Microphone off' })).toBeVisible();
+    await a.page.keyboard.press('m');
+    await expect(aliceAtBob, 'M unmutes: bob sees it').toHaveAttribute('data-mic', 'on');
+
+    // Camera off: the sender keeps its transceiver (blank frames), bob shows alice's initial.
+    const cameraLabels = await sentVideoLabels(a);
+    await a.testId('toggle-camera').click();
+    await expect(aliceAtBob, 'bob sees alice’s camera off').toHaveAttribute('data-camera', 'off');
+    await expect.poll(() => sentVideoLabels(a)).not.toEqual(cameraLabels);
+    await a.page.keyboard.press('v');
+    await expect(aliceAtBob, 'camera back on').toHaveAttribute('data-camera', 'on');
+    await expect
+      .poll(() => sentVideoLabels(a), { message: 'the camera track is sent again' })
+      .toEqual(cameraLabels);
+    await expectMediaFlowing(b, peerOfB);
+
+    // Screen share: the same sender carries the screen (replaceTrack, no renegotiation).
+    await a.testId('toggle-screen').click();
+    await expect(a.testId('toggle-screen')).toHaveAttribute('aria-pressed', 'true');
+    await expect(aliceAtBob).toContainText('sharing screen');
+    await expect
+      .poll(() => sentVideoLabels(a), { message: 'alice sends a screen track, not the camera' })
+      .not.toEqual(cameraLabels);
+    await expectMediaFlowing(b, peerOfB);
+    await a.testId('toggle-screen').click();
+    await expect(aliceAtBob).not.toContainText('sharing screen');
+    await expect.poll(() => sentVideoLabels(a)).toEqual(cameraLabels);
+
+    // The people list shows each person's mic state.
+    await b.testId('toggle-people').click();
+    await expect(b.testId('people-list').locator(`[data-peer-id="${peerOfB}"]`)).toHaveAttribute(
+      'data-mic',
+      'on',
+    );
+    await a.testId('toggle-mic').click();
+    await expect(b.testId('people-list').locator(`[data-peer-id="${peerOfB}"]`)).toContainText('muted');
+    await expect(b.peerTile(peerOfB).getByTestId('peer-quality')).toHaveAttribute(
+      'data-level',
+      /good|fair|poor/,
+    );
+
+    // Chat through the panel, in both directions.
+    await a.page.keyboard.press('c');
+    await a.testId('chat-input').fill('hello from the chat box');
+    await a.testId('chat-input').press('Enter');
+    await b.testId('toggle-chat').click();
+    await expect(b.testId('chat-log')).toContainText('hello from the chat box');
+  });
+
+  test('accessible and screenshotted with two people in the call', async ({ join }) => {
+    const { a, peerOfA } = await joinPair(join);
+    await expectAccessible(a.page, 'call page');
+    await a.testId('toggle-people').click();
+    await expectAccessible(a.page, 'call page with the people panel');
+    await a.page.keyboard.press('Escape');
+    await a.page.keyboard.press('?');
+    await expect(a.testId('help-panel')).toContainText('Mute or unmute your microphone');
+    await expectAccessible(a.page, 'call page with the help panel');
+    await a.page.keyboard.press('Escape');
+    await expect(a.testId('help-panel')).toHaveCount(0);
+    // Keyboard only: Tab reaches the controls and Space presses one.
+    await a.page.locator('body').focus();
+    for (let i = 0; i < 12; i += 1) {
+      await a.page.keyboard.press('Tab');
+      if ((await a.page.evaluate(() => document.activeElement?.getAttribute('data-testid'))) === 'toggle-mic')
+        break;
+    }
+    await a.page.keyboard.press('Space');
+    await expect(a.testId('toggle-mic')).toHaveAttribute('aria-pressed', 'true');
+    await a.page.keyboard.press('Space');
+    await screenshots(a.page, 'call', async () => {
+      await expect(a.peerTile(peerOfA).locator('video')).toBeVisible();
+    });
+  });
+});
