@@ -132,6 +132,7 @@ test.describe('the call page', () => {
     await a.page.keyboard.press('Space');
     await expect(a.testId('toggle-mic')).toHaveAttribute('aria-pressed', 'true');
     await a.page.keyboard.press('Space');
+    await a.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await screenshots(a.page, 'call', async () => {
       await expect(a.peerTile(peerOfA).locator('video')).toBeVisible();
     });

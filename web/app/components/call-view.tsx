@@ -7,8 +7,9 @@ import type { MediaDevicesList } from '../local-media.ts';
 import { Banner } from './banner.tsx';
 import { ChatBox } from './chat-box.tsx';
 import { DeviceSelect } from './device-select.tsx';
+import { Icon } from './icons.tsx';
 import { StatusPanel } from './status-panel.tsx';
-import { MicOffIcon, VideoTile } from './video-tile.tsx';
+import { VideoTile } from './video-tile.tsx';
 
 type Panel = 'people' | 'chat' | 'settings' | null;
 
@@ -111,6 +112,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
   const unread = call.chat.length - seenChat;
   return (
     <div className={`call${panel === null ? '' : ' call-with-panel'}`}>
+      <p className="room-label" data-testid="room-label">
+        {call.roomName}
+      </p>
       <Banner banner={call.banner} waiting={call.waiting} onDismiss={() => store.dismissBanner()} />
       <section className="tiles" data-count={Math.min(count, 6)} aria-label="People in the call">
         <VideoTile
@@ -177,7 +181,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-mic"
           onClick={toggleMic}
         >
-          <span aria-hidden="true">{micOn ? '🎙' : <MicOffIcon />}</span>
+          <span aria-hidden="true">
+            <Icon name="mic" off={!micOn} />
+          </span>
           <span className="control-text">{micOn ? 'Mute' : 'Unmute'}</span>
         </button>
         <button
@@ -189,7 +195,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-camera"
           onClick={toggleCamera}
         >
-          <span aria-hidden="true">{cameraOn ? '📷' : '🚫'}</span>
+          <span aria-hidden="true">
+            <Icon name="camera" off={!cameraOn} />
+          </span>
           <span className="control-text">{cameraOn ? 'Stop camera' : 'Start camera'}</span>
         </button>
         <button
@@ -201,7 +209,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-screen"
           onClick={share}
         >
-          <span aria-hidden="true">🖥</span>
+          <span aria-hidden="true">
+            <Icon name="screen" />
+          </span>
           <span className="control-text">{sharing ? 'Stop sharing' : 'Share screen'}</span>
         </button>
         <button
@@ -213,7 +223,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-people"
           onClick={() => toggle('people')}
         >
-          <span aria-hidden="true">👥</span>
+          <span aria-hidden="true">
+            <Icon name="people" />
+          </span>
           <span className="control-text">People ({count})</span>
         </button>
         <button
@@ -225,7 +237,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-chat"
           onClick={() => toggle('chat')}
         >
-          <span aria-hidden="true">💬</span>
+          <span aria-hidden="true">
+            <Icon name="chat" />
+          </span>
           <span className="control-text">Chat{unread > 0 && panel !== 'chat' ? ` (${unread})` : ''}</span>
         </button>
         <button
@@ -236,7 +250,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="copy-invite"
           onClick={() => void copyInvite()}
         >
-          <span aria-hidden="true">🔗</span>
+          <span aria-hidden="true">
+            <Icon name="link" />
+          </span>
           <span className="control-text">Invite</span>
         </button>
         <button
@@ -247,7 +263,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-settings"
           onClick={() => toggle('settings')}
         >
-          <span aria-hidden="true">⚙</span>
+          <span aria-hidden="true">
+            <Icon name="more" />
+          </span>
           <span className="control-text">More</span>
         </button>
         <button
@@ -258,7 +276,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="toggle-help"
           onClick={() => setHelp((h) => !h)}
         >
-          <span aria-hidden="true">⌨</span>
+          <span aria-hidden="true">
+            <Icon name="keys" />
+          </span>
           <span className="control-text">Shortcuts</span>
         </button>
         <button
@@ -268,7 +288,9 @@ export function CallView({ call, store, inviteUrl, onLeave }: Props) {
           data-testid="leave-button"
           onClick={onLeave}
         >
-          <span aria-hidden="true">✆</span>
+          <span aria-hidden="true">
+            <Icon name="leave" />
+          </span>
           <span className="control-text">Leave</span>
         </button>
       </nav>
