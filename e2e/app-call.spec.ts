@@ -1,42 +1,9 @@
 // Browser end-to-end for the app as a person uses it: in-call controls seen by the other
 // person (mute, camera off, screen share), accessibility (axe) and screenshots of the call page
 // at desktop and phone sizes, light and dark. Pages join through the real broker + media stack.
-import { mkdirSync } from 'node:fs';
-import AxeBuilder from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
+import { expectAccessible, screenshots } from './fixtures/app-ui.ts';
 import { expectMediaFlowing, joinPair } from './fixtures/call-checks.ts';
 import { expect, type Participant, test } from './fixtures/participants.ts';
-
-export const SCREENSHOTS = 'test-results/screenshots';
-export const VIEWPORTS = [
-  { label: 'desktop', width: 1280, height: 800 },
-  { label: 'phone', width: 390, height: 844 },
-] as const;
-
-/** axe-core on the page as it is now: no serious or critical violation. */
-export async function expectAccessible(page: Page, what: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).analyze();
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(
-    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
-    `${what}: serious/critical axe violations`,
-  ).toEqual([]);
-}
-
-/** Desktop and phone, light and dark: `<name>-<viewport>-<scheme>.png`. */
-export async function screenshots(page: Page, name: string, settle: () => Promise<void>): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  for (const viewport of VIEWPORTS) {
-    await page.setViewportSize({ width: viewport.width, height: viewport.height });
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme });
-      await settle();
-      await page.screenshot({ path: `${SCREENSHOTS}/${name}-${viewport.label}-${colorScheme}.png` });
-    }
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.emulateMedia({ colorScheme: 'light' });
-}
 
 /** The video track each of the page's live peer connections sends, by label. */
 function sentVideoLabels(p: Participant): Promise<string[]> {
