@@ -78,6 +78,32 @@ test.describe('the call page', () => {
     await expect(b.testId('chat-log')).toContainText('hello from the chat box');
   });
 
+  test('music shared into the call is heard by the other person', async ({ join }) => {
+    const { a, b, peerOfB } = await joinPair(join);
+    // A click is the user gesture browsers want before they run audio.
+    for (const p of [a, b]) await p.page.locator('.tiles').click({ position: { x: 5, y: 5 } });
+    await a.testId('toggle-mic').click();
+    const aliceAtBob = b.peerTile(peerOfB);
+    await expect(aliceAtBob).toHaveAttribute('data-mic', 'off');
+    // Muted (the fake mic's beeps are cut): bob hears nothing from alice.
+    await expect(aliceAtBob).toHaveAttribute('data-speaking', 'no');
+
+    await a.testId('toggle-settings').click();
+    await a
+      .testId('music-file')
+      .setInputFiles({ name: 'tone.wav', mimeType: 'audio/wav', buffer: sineWav(440, 2) });
+    await expect(a.testId('music-playing')).toContainText('Playing “tone.wav”');
+    await b.testId('toggle-people').click();
+    await expect(b.testId('people-list')).toContainText('playing “tone.wav”');
+    await expect(aliceAtBob, 'bob’s speaking meter hears the music in alice’s audio track').toHaveAttribute(
+      'data-speaking',
+      'yes',
+    );
+    await a.page.getByRole('button', { name: 'Stop music' }).click();
+    await expect(b.testId('people-list')).not.toContainText('playing');
+    await expect(aliceAtBob).toHaveAttribute('data-speaking', 'no');
+  });
+
   test('accessible and screenshotted with two people in the call', async ({ join }) => {
     const { a, peerOfA } = await joinPair(join);
     await expectAccessible(a.page, 'call page');
@@ -105,3 +131,26 @@ test.describe('the call page', () => {
     });
   });
 });
+
+/** A mono 16-bit PCM WAV of a sine tone at half scale. */
+function sineWav(hz: number, seconds: number): Buffer {
+  const rate = 16_000;
+  const samples = rate * seconds;
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write('RIFF', 0);
+  wav.writeUInt32LE(36 + samples * 2, 4);
+  wav.write('WAVEfmt ', 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write('data', 36);
+  wav.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i += 1) {
+    wav.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 16_000), 44 + i * 2);
+  }
+  return wav;
+}
