@@ -18,40 +18,67 @@ const START_TIMEOUT_MS = 20_000;
 /** web/app/call-store.ts BANNER_DISMISS_MS, plus slack for a loaded machine. */
 const BANNER_GONE_WITHIN_MS = 8000 + 5000;
 
+/** A broker and (later, on demand) media servers of our own, for fleets the stack fixture
+ *  does not make: none at first, or one with a small room capacity. */
+class OwnFleet {
+  readonly processes: UsherProcess[] = [];
+  readonly #options: SpawnOptions = {
+    cwd: REPO_ROOT,
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('USHER_'))),
+      USHER_SECRET: randomBytes(32).toString('base64url'),
+      USHER_LOG_LEVEL: 'info',
+    },
+  };
+  readonly #onExit = (): void => {
+    for (const proc of this.processes) {
+      signal(proc, 'SIGCONT');
+      signal(proc, 'SIGKILL');
+    }
+  };
+  brokerUrl = '';
+
+  async startBroker(webDist: string): Promise<void> {
+    process.once('exit', this.#onExit);
+    const broker = spawnUsher(
+      'broker',
+      ['broker', '--host', '127.0.0.1', '--port', '0', '--static-dir', webDist],
+      this.#options,
+    );
+    this.processes.push(broker);
+    const listening = await broker.waitForLog((r) => r.msg === 'broker listening', START_TIMEOUT_MS);
+    this.brokerUrl = String(listening.url).replace(/\/$/, '');
+  }
+
+  async startMedia(id: string, extraArgs: string[] = []): Promise<void> {
+    const media = spawnUsher(
+      id,
+      ['media', '--host', '127.0.0.1', '--port', '0', '--id', id, '--broker', this.brokerUrl, ...extraArgs],
+      this.#options,
+    );
+    this.processes.push(media);
+    await media.waitForLog((r) => r.msg === 'registered with broker', START_TIMEOUT_MS);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((proc) => stopProcess(proc)));
+    process.removeListener('exit', this.#onExit);
+  }
+}
+
 test.describe('failure as a person sees it', () => {
   test('no media server yet: the page waits and retries, then joins when one comes up', async ({
     browser,
     webDist,
   }) => {
-    const processes: UsherProcess[] = [];
-    const options: SpawnOptions = {
-      cwd: REPO_ROOT,
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('USHER_'))),
-        USHER_SECRET: randomBytes(32).toString('base64url'),
-        USHER_LOG_LEVEL: 'info',
-      },
-    };
-    const onExit = (): void => {
-      for (const proc of processes) {
-        signal(proc, 'SIGCONT');
-        signal(proc, 'SIGKILL');
-      }
-    };
-    process.once('exit', onExit);
+    const fleet = new OwnFleet();
     const [waiter, canceller] = await Promise.all([
       openParticipant(browser, 'early'),
       openParticipant(browser, 'impatient'),
     ]);
     try {
-      const broker = spawnUsher(
-        'broker',
-        ['broker', '--host', '127.0.0.1', '--port', '0', '--static-dir', webDist],
-        options,
-      );
-      processes.push(broker);
-      const listening = await broker.waitForLog((r) => r.msg === 'broker listening', START_TIMEOUT_MS);
-      const brokerUrl = String(listening.url).replace(/\/$/, '');
+      await fleet.startBroker(webDist);
+      const brokerUrl = fleet.brokerUrl;
 
       await joinRoom(waiter, brokerUrl, 'late-fleet');
       await expect(waiter.testId('joining-status')).toContainText(
@@ -66,13 +93,7 @@ test.describe('failure as a person sees it', () => {
       await expect(canceller.testId('join-button')).toBeVisible();
       await expect(canceller.testId('join-room')).toHaveValue('late-fleet');
 
-      const media = spawnUsher(
-        'media-1',
-        ['media', '--host', '127.0.0.1', '--port', '0', '--id', 'media-1', '--broker', brokerUrl],
-        options,
-      );
-      processes.push(media);
-      await media.waitForLog((r) => r.msg === 'registered with broker', START_TIMEOUT_MS);
+      await fleet.startMedia('media-1');
       await expect(waiter.testId('status-state'), 'joined once a server came up').toHaveText('joined', {
         timeout: 30_000,
       });
@@ -81,8 +102,35 @@ test.describe('failure as a person sees it', () => {
       await expect(canceller.testId('join-button')).toBeVisible();
     } finally {
       await Promise.all([waiter.context.close(), canceller.context.close()]);
-      await Promise.all(processes.map((proc) => stopProcess(proc)));
-      process.removeListener('exit', onExit);
+      await fleet.stop();
+    }
+  });
+
+  test('a full room says so and what to do; Retry gets in once there is a seat', async ({
+    browser,
+    webDist,
+  }) => {
+    const fleet = new OwnFleet();
+    const [alice, bob] = await Promise.all([
+      openParticipant(browser, 'alice'),
+      openParticipant(browser, 'bob'),
+    ]);
+    try {
+      await fleet.startBroker(webDist);
+      await fleet.startMedia('media-1', ['--max-peers-per-room', '1']);
+      await joinRoom(alice, fleet.brokerUrl, 'small');
+      await expect(alice.testId('status-state')).toHaveText('joined');
+      await joinRoom(bob, fleet.brokerUrl, 'small');
+      await expect(bob.testId('join-error')).toHaveText(
+        'This room is full. Ask someone to leave, or pick another room.',
+      );
+      await alice.testId('leave-button').click();
+      await expect(alice.testId('join-button'), 'leave: back to the pre-join page').toBeVisible();
+      await bob.testId('retry-button').click();
+      await expect(bob.testId('status-state'), 'Retry once there is a seat').toHaveText('joined');
+    } finally {
+      await Promise.all([alice.context.close(), bob.context.close()]);
+      await fleet.stop();
     }
   });
 
