@@ -1,7 +1,7 @@
 // Browser end-to-end for the app as a person uses it: in-call controls seen by the other
 // person (mute, camera off, screen share), accessibility (axe) and screenshots of the call page
 // at desktop and phone sizes, light and dark. Pages join through the real broker + media stack.
-import { expectAccessible, screenshots } from './fixtures/app-ui.ts';
+import { expectAccessible, expectOnScreen, screenshots, VIEWPORTS } from './fixtures/app-ui.ts';
 import { expectMediaFlowing, joinPair } from './fixtures/call-checks.ts';
 import { expect, type Participant, test } from './fixtures/participants.ts';
 
@@ -125,6 +125,16 @@ test.describe('the call page', () => {
     await a.page.keyboard.press('Space');
     await expect(a.testId('toggle-mic')).toHaveAttribute('aria-pressed', 'true');
     await a.page.keyboard.press('Space');
+    await a.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    // Controls and tiles on screen at every size, the chat's input too when it is open.
+    for (const viewport of VIEWPORTS) {
+      await a.page.setViewportSize({ width: viewport.width, height: viewport.height });
+      await expectOnScreen(a.page, '.controls button', `${viewport.label}: every control`);
+      await expectOnScreen(a.page, '.tile', `${viewport.label}: both tiles`);
+      await a.testId('toggle-chat').click();
+      await expectOnScreen(a.page, '[data-testid="chat-input"]', `${viewport.label}: the chat input`);
+      await a.testId('toggle-chat').click();
+    }
     await a.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await screenshots(a.page, 'call', async () => {
       await expect(a.peerTile(peerOfA).locator('video')).toBeVisible();

@@ -255,7 +255,7 @@ export class CallStore {
     this.#update({ ...INITIAL, room, roomName, name });
   }
 
-  /** After an error: back to the pre-join page, media kept for the preview. */
+  /** After an error: back to the pre-join page (which opens its preview again). */
   dismissError(): void {
     this.#update({ phase: 'prejoin', error: null });
   }
@@ -475,8 +475,13 @@ export class CallStore {
   #fail(error: UsherClientError): void {
     this.#session = null;
     this.#stopLoops();
+    // Camera and mic off while not in a call; Retry opens them again with the same choice.
+    this.#media?.close();
+    this.#media = null;
+    this.#meter = null;
     this.#update({
       phase: 'ended',
+      media: null,
       state: 'closed',
       banner: null,
       waiting: null,
