@@ -4,7 +4,7 @@
 // plain HTTP that explains why there is no camera.
 import { chromium, type Page } from '@playwright/test';
 import playwrightConfig from '../playwright.config.ts';
-import { expectAccessible, screenshots } from './fixtures/app-ui.ts';
+import { expectAccessible, expectOnScreen, screenshots } from './fixtures/app-ui.ts';
 import { expect, openParticipant, type Participant, test } from './fixtures/participants.ts';
 
 /** Opens the app on `query` without joining; waits for the pre-join page. */
@@ -43,6 +43,11 @@ test.describe('joining a call', () => {
         'team-standup',
       );
       await expect(p.testId('room-label')).toHaveText('Team standup');
+      // Alone in the call on a phone: one tile, every control on screen.
+      await p.page.setViewportSize({ width: 390, height: 844 });
+      await expectOnScreen(p.page, '.controls button', 'alone on a phone: every control');
+      await expectOnScreen(p.page, '.tile', 'alone on a phone: the tile');
+      await p.page.setViewportSize({ width: 1280, height: 800 });
       const url = new URL(p.page.url());
       expect(url.searchParams.get('room')).toBe('Team standup');
       expect(url.searchParams.get('name')).toBe('Zoë');
