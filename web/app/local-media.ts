@@ -58,6 +58,9 @@ export class LocalMedia {
   #mic: { stream: MediaStream; node: MediaStreamAudioSourceNode } | null = null;
   #camera: MediaStream | null = null;
   #screen: MediaStream | null = null;
+  /** Bumped by every mic/camera request: an older request that resolves late must not win. */
+  #micRequest = 0;
+  #cameraRequest = 0;
   #music: { element: HTMLAudioElement; node: MediaElementAudioSourceNode; url: string } | null = null;
   #state: LocalMediaState = {
     micOn: false,
@@ -128,6 +131,7 @@ export class LocalMedia {
   }
 
   async openMic(deviceId: string | null): Promise<void> {
+    const request = ++this.#micRequest;
     this.#closeMic();
     if (deviceId === null) {
       this.#set({ hasMic: false, micOn: false, micId: null });
@@ -146,6 +150,11 @@ export class LocalMedia {
       const audio: MediaTrackConstraints | boolean =
         deviceId === '' ? true : { deviceId: { exact: deviceId } };
       const stream = await navigator.mediaDevices.getUserMedia({ audio });
+      if (request !== this.#micRequest) {
+        for (const track of stream.getTracks()) track.stop();
+        return;
+      }
+      this.#closeMic();
       const node = this.audio.createMediaStreamSource(stream);
       node.connect(this.micLevel);
       this.#mic = { stream, node };
@@ -153,6 +162,7 @@ export class LocalMedia {
       this.micLevel.gain.value = 1;
       this.#set({ hasMic: true, micOn: true, micId: id, notice: null });
     } catch (error) {
+      if (request !== this.#micRequest) return;
       this.#set({ hasMic: false, micOn: false, micId: null, notice: mediaErrorText(error, 'microphone') });
     }
   }
@@ -165,6 +175,7 @@ export class LocalMedia {
   }
 
   async openCamera(deviceId: string | null): Promise<void> {
+    const request = ++this.#cameraRequest;
     if (deviceId === null) {
       this.#closeCamera();
       this.#set({ cameraOn: false, cameraId: null });
@@ -179,11 +190,16 @@ export class LocalMedia {
       const base = { width: { ideal: 640 }, height: { ideal: 360 } };
       const video = deviceId === '' ? base : { ...base, deviceId: { exact: deviceId } };
       const stream = await navigator.mediaDevices.getUserMedia({ video });
+      if (request !== this.#cameraRequest) {
+        for (const track of stream.getTracks()) track.stop();
+        return;
+      }
       this.#closeCamera();
       this.#camera = stream;
       const id = stream.getVideoTracks()[0]?.getSettings().deviceId ?? deviceId;
       this.#set({ cameraOn: true, cameraId: id, notice: null });
     } catch (error) {
+      if (request !== this.#cameraRequest) return;
       this.#set({ notice: mediaErrorText(error, 'camera') });
     }
     await this.#sendVideo();
@@ -251,6 +267,9 @@ export class LocalMedia {
   }
 
   close(): void {
+    // Requests still pending stop what they get when it comes.
+    this.#micRequest += 1;
+    this.#cameraRequest += 1;
     this.#closeMic();
     this.#closeCamera();
     this.#stopScreen();
