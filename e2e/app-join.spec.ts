@@ -36,6 +36,18 @@ test.describe('joining a call', () => {
         await expect(p.testId('join-button')).toBeVisible();
       });
 
+      for (const size of [
+        { width: 390, height: 844 },
+        { width: 844, height: 390 },
+      ]) {
+        await p.page.setViewportSize(size);
+        await expectOnScreen(
+          p.page,
+          '[data-testid="join-button"]',
+          `join page at ${size.width}×${size.height}: Join`,
+        );
+      }
+      await p.page.setViewportSize({ width: 1280, height: 800 });
       await p.testId('join-name').fill('Zoë');
       await p.testId('join-button').click();
       await expect(p.testId('status-state')).toHaveText('joined');
