@@ -1,7 +1,7 @@
 // Browser end-to-end for the app as a person uses it: in-call controls seen by the other
 // person (mute, camera off, screen share), accessibility (axe) and screenshots of the call page
 // at desktop and phone sizes, light and dark. Pages join through the real broker + media stack.
-import { expectAccessible, expectOnScreen, screenshots, VIEWPORTS } from './fixtures/app-ui.ts';
+import { expectAccessible, expectOnScreen, SCREENSHOTS, screenshots, VIEWPORTS } from './fixtures/app-ui.ts';
 import { expectMediaFlowing, joinPair } from './fixtures/call-checks.ts';
 import { expect, type Participant, test } from './fixtures/participants.ts';
 
@@ -133,6 +133,8 @@ test.describe('the call page', () => {
       await expectOnScreen(a.page, '.tile', `${viewport.label}: both tiles`);
       await a.testId('toggle-chat').click();
       await expectOnScreen(a.page, '[data-testid="chat-input"]', `${viewport.label}: the chat input`);
+      await a.page.mouse.move(0, 0);
+      await a.page.screenshot({ path: `${SCREENSHOTS}/call-chat-${viewport.label}-light.png` });
       await a.testId('toggle-chat').click();
     }
     await a.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
