@@ -54,6 +54,10 @@ const PINNED = [
   'WEBHOOK_BODY_MISMATCH',
   'WEBHOOK_STALE',
   'WEBHOOK_REPLAYED',
+  'PARTICIPANT_REMOVED',
+  'SERVER_TOKEN_INVALID',
+  'ROOM_NOT_FOUND',
+  'PARTICIPANT_NOT_FOUND',
 ];
 
 test('the catalogue holds exactly the pinned codes', () => {
@@ -87,6 +91,10 @@ const PINNED_RETRY: Record<string, RetryClass> = {
   WEBHOOK_BODY_MISMATCH: 'never',
   WEBHOOK_STALE: 'never',
   WEBHOOK_REPLAYED: 'never',
+  PARTICIPANT_REMOVED: 'never',
+  SERVER_TOKEN_INVALID: 'never',
+  ROOM_NOT_FOUND: 'never',
+  PARTICIPANT_NOT_FOUND: 'never',
   TICKET_WRONG_ROOM: 'backoff',
   NOT_JOINED: 'never',
   ALREADY_JOINED: 'never',

@@ -109,7 +109,20 @@ export const ErrorCatalogue = {
   ),
   JOIN_TIMEOUT: spec(408, CloseCode.IDLE_TIMEOUT, BACKOFF, 'no join received in time'),
   IDLE_TIMEOUT: spec(408, CloseCode.IDLE_TIMEOUT, BACKOFF, 'connection idle for too long'),
-  SESSION_REPLACED: spec(409, CloseCode.CONFLICT, NEVER, 'the same session joined on another connection'),
+  SESSION_REPLACED: spec(
+    409,
+    CloseCode.CONFLICT,
+    NEVER,
+    'the same session, or another session of the same identity, joined this room on another connection',
+  ),
+  // The server API: the application removed this participant (or closed its room); the
+  // conflict close code keeps today's clients from failing over back into the room.
+  PARTICIPANT_REMOVED: spec(
+    403,
+    CloseCode.CONFLICT,
+    NEVER,
+    'the application removed this participant from the room; do not rejoin',
+  ),
   // Control channel and admin
   UNAUTHORIZED: spec(401, CloseCode.UNAUTHORIZED, NEVER, 'missing or invalid credentials'),
   FORBIDDEN_ORIGIN: spec(403, CloseCode.FORBIDDEN, NEVER, 'origin not allowed'),
@@ -150,6 +163,15 @@ export const ErrorCatalogue = {
   WEBHOOK_BODY_MISMATCH: spec(401, null, NEVER, 'webhook body does not match the sha256 in its signature'),
   WEBHOOK_STALE: spec(401, null, NEVER, 'webhook signature is outside the accepted time window'),
   WEBHOOK_REPLAYED: spec(409, null, NEVER, 'webhook event id was already received'),
+  // Server API (the application's backend, bearer server token)
+  SERVER_TOKEN_INVALID: spec(
+    401,
+    null,
+    NEVER,
+    'server API needs Authorization: Bearer <server token> signed with a current API key, unexpired',
+  ),
+  ROOM_NOT_FOUND: spec(404, null, NEVER, 'no live room of that name'),
+  PARTICIPANT_NOT_FOUND: spec(404, null, NEVER, 'no participant with that identity in the room'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ErrorCatalogue;

@@ -48,6 +48,7 @@ export async function measurePoint(servers: number, rooms: number, requests: num
   const assigner = new Assigner({ registry, pins, now, ticketTtlMs: 30_000 });
   const sessions = createSessionService({
     keys,
+    auth: { mode: 'open' },
     assigner,
     ping: { intervalMs: 1000, timeoutMs: 2500 },
     ticketTtlSeconds: 30,

@@ -1,6 +1,7 @@
 // CPU cost of each piece of one session request and one join, measured in-process, so the
 // report can say where the broker's and the media server's time per operation goes.
 
+import { ApiKeys, signJoinToken, verifyJoinToken } from '../../server/common/join-token.ts';
 import { parseSecret } from '../../server/common/keys.ts';
 import { randomId, resumedSessionId, signTicket, verifyTicket } from '../../server/common/tickets.ts';
 import { turnCredentials } from '../../server/common/turn.ts';
@@ -37,6 +38,13 @@ export async function measureParts(count: number): Promise<Record<string, number
     ttlSeconds: 30,
   };
   const { ticket } = signTicket(keys, input);
+  const apiKeys = new ApiKeys([{ id: 'app1', secret: 'parts-bench-api-secret-0123456789abcdef' }]);
+  const joinToken = signJoinToken(apiKeys.current, {
+    room: 'room-1',
+    identity: 'user-42',
+    name: 'Bench User',
+    ttlSeconds: 600,
+  });
   const reply = {
     type: 'session.assigned',
     v: 1,
@@ -58,6 +66,9 @@ export async function measureParts(count: number): Promise<Record<string, number
     'JSON.stringify session.assigned': await cost(count, () => JSON.stringify(reply)),
     'media: verifyTicket (HMAC-SHA256 JWS check)': await cost(Math.ceil(count / 5), () =>
       verifyTicket(keys, ticket, 'm1'),
+    ),
+    'token mode: verifyJoinToken (HMAC-SHA256 JWS + claims schema)': await cost(count, () =>
+      verifyJoinToken(apiKeys, joinToken, 'room-1'),
     ),
     'failover: resumedSessionId (HMAC-SHA256 JWS check)': await cost(count, () =>
       resumedSessionId(keys, ticket, input.room, 86_400),

@@ -88,6 +88,8 @@ export class StormClient {
       clock,
       WebSocket: countingWebSocket(() => options.onBrokerRequest(clock.now())),
       createPeerConnection: fakeRtc(`c${options.index}-`).create,
+      // A fake RTC has no stats worth sampling; the storm measures signaling, not quality.
+      qualityIntervalMs: 0,
     });
     this.#session = session;
     const record = this.record;

@@ -42,7 +42,8 @@ export interface AssignerOptions {
   now: () => number;
   /** A room's pin outlives its last session by this much (the ticket may still be used). */
   ticketTtlMs: number;
-  onMove?: (move: RoomMove) => void;
+  /** `at`: the epoch ms of the pin the move wrote (with the room, it names the move). */
+  onMove?: (move: RoomMove, at: number) => void;
   /** `count` pins were rewritten to the server holding their rooms (one room, or a store-wide re-pin). */
   onRepair?: (cause: PinRepairCause, count: number) => void;
   onSplit?: (split: RoomSplit) => void;
@@ -56,6 +57,23 @@ export interface AssignerOptions {
   random?: () => number;
   /** Up to this many servers every placement scans them all; above, power of two choices. */
   exactScanLimit?: number;
+  /**
+   * A room moves off a healthy server on members' word (`exclude`) at most once per this
+   * long (0: no limit). Servers the broker itself sees lost or draining are left at once.
+   */
+  memberMoveIntervalMs?: number;
+  /** A request's exclude of the room's healthy server was not honoured (not a member, or too soon). */
+  onExcludeIgnored?: (room: string, reason: ExcludeIgnoredReason) => void;
+}
+
+export type ExcludeIgnoredReason = 'not-member' | 'interval';
+
+export interface AssignOptions {
+  /**
+   * The request proves membership of the room and may move it (token mode: a resume proof
+   * with the move grant; open mode: always). Default true.
+   */
+  memberMove?: boolean;
 }
 
 /** How long the broker remembers which server a lost room was on, to log its move. */
@@ -89,7 +107,7 @@ export class Assigner {
   private readonly pins: PinStore;
   private readonly now: () => number;
   private readonly ticketTtlMs: number;
-  private readonly onMove: (move: RoomMove) => void;
+  private readonly onMove: (move: RoomMove, at: number) => void;
   private readonly onRepair: (cause: PinRepairCause, count: number) => void;
   private readonly onSplit: (split: RoomSplit) => void;
   private readonly onSplitRepaired: (room: string, server: string) => void;
@@ -97,6 +115,10 @@ export class Assigner {
   private readonly warmUp: WarmUp | undefined;
   private readonly random: () => number;
   private readonly exactScanLimit: number;
+  private readonly memberMoveIntervalMs: number;
+  private readonly onExcludeIgnored: (room: string, reason: ExcludeIgnoredReason) => void;
+  /** When each room last moved off a healthy server on members' word (oldest first). */
+  private readonly memberMoves = new Map<string, number>();
   /** Rooms whose server was lost, so the later re-placement is logged as a move with its cause. */
   private readonly lostRooms = new Map<string, { from: string; cause: MoveCause; at: number }>();
   /** When each server's live rooms last had their pins renewed (stores whose pins expire). */
@@ -115,14 +137,22 @@ export class Assigner {
     this.warmUp = options.warmUp;
     this.random = options.random ?? Math.random;
     this.exactScanLimit = options.exactScanLimit ?? 16;
+    this.memberMoveIntervalMs = options.memberMoveIntervalMs ?? 0;
+    this.onExcludeIgnored = options.onExcludeIgnored ?? (() => {});
   }
 
   /**
    * The server for one session of `room`. Throws UsherError NO_SERVER_AVAILABLE when
    * none fits. `exclude` lists servers the client found dead; they never get the room.
    */
-  async assign(room: string, exclude: readonly string[] = []): Promise<MediaServer> {
-    const excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
+  async assign(
+    room: string,
+    exclude: readonly string[] = [],
+    options: AssignOptions = {},
+  ): Promise<MediaServer> {
+    let excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
+    if (excluded.size > 0)
+      excluded = await this.honouredExcludes(room, excluded, options.memberMove !== false);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; ) {
       const now = this.now();
       // The common case: the room is live on one usable server. The seat is counted before the
@@ -149,6 +179,86 @@ export class Assigner {
       attempt++;
       if (!(await this.commit(room, pin, plan))) continue;
       return plan.target;
+    }
+    throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
+  }
+
+  /**
+   * The excludes this request may have: naming the room's current server while the broker sees
+   * it healthy (live or pinned, not draining) moves the room with its members, which only a
+   * member with the move grant may ask, and at most once per interval. Otherwise that server
+   * is dropped from the set (ignored, not refused: the client is sent to the room's server).
+   */
+  private async honouredExcludes(
+    room: string,
+    excluded: ReadonlySet<string>,
+    memberMove: boolean,
+  ): Promise<ReadonlySet<string>> {
+    let reason: ExcludeIgnoredReason | undefined;
+    if (!memberMove) reason = 'not-member';
+    else if (this.memberMoveIntervalMs > 0) {
+      const last = this.memberMoves.get(room);
+      if (last !== undefined && this.now() - last < this.memberMoveIntervalMs) reason = 'interval';
+    }
+    if (reason === undefined) return excluded;
+    const current = new Set<string>();
+    const holders = this.registry.holders(room);
+    if (holders !== undefined) for (const server of holders.keys()) current.add(server.id);
+    const pin = await this.pins.get(room);
+    if (pin !== undefined) current.add(pin.serverId);
+    let kept: Set<string> | undefined;
+    for (const id of excluded) {
+      const server = current.has(id) ? this.registry.get(id) : undefined;
+      if (server?.healthy && !server.draining) {
+        kept ??= new Set(excluded);
+        kept.delete(id);
+      }
+    }
+    if (kept === undefined) return excluded;
+    this.onExcludeIgnored(room, reason);
+    return kept;
+  }
+
+  private noteMemberMove(room: string, now: number): void {
+    if (this.memberMoveIntervalMs <= 0) return;
+    for (const [oldRoom, at] of this.memberMoves) {
+      if (now - at < this.memberMoveIntervalMs) break;
+      this.memberMoves.delete(oldRoom);
+    }
+    this.memberMoves.delete(room); // re-insert so the map stays ordered by time
+    this.memberMoves.set(room, now);
+  }
+
+  /**
+   * An operator's planned move (the server API): the pin goes to `to` (or the least-loaded
+   * other server) and every live holder is told to migrate its members there, cause `operator`.
+   * Throws ROOM_NOT_FOUND when no server holds the room live, NO_SERVER_AVAILABLE when the
+   * target cannot take it.
+   */
+  async moveRoom(room: string, to?: string): Promise<RoomMove> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const holders = this.registry.holders(room);
+      if (holders === undefined || holders.size === 0) throw new UsherError('ROOM_NOT_FOUND');
+      const pin = await this.pins.get(room);
+      const pinned = pin === undefined ? undefined : this.registry.get(pin.serverId);
+      const from = pinned !== undefined && holders.has(pinned) ? pinned : [...holders.keys()][0]!;
+      let target: MediaServer | undefined;
+      if (to === undefined) target = this.pick(NONE_EXCLUDED, from.id);
+      else {
+        target = this.registry.get(to);
+        if (target === undefined || target === from || !acceptsNewRooms(target))
+          throw new UsherError('NO_SERVER_AVAILABLE', 'that media server cannot take the room');
+      }
+      if (target === undefined) throw new UsherError('NO_SERVER_AVAILABLE');
+      const plan: Plan = {
+        target,
+        reserved: Reserved.refused,
+        move: { from: from.id, cause: 'operator' },
+        evacuate: [...holders.keys()],
+        evacuateCause: 'operator',
+      };
+      if (await this.commit(room, pin, plan))
+        return { room, from: from.id, to: target.id, cause: 'operator' };
     }
     throw new UsherError('NO_SERVER_AVAILABLE', 'the room is being moved; retry');
   }
@@ -360,9 +470,10 @@ export class Assigner {
   /** Writes the plan's pin by compare-and-set; on success, tells everyone what it owes them. */
   private async commit(room: string, pin: Pin | undefined, plan: Plan): Promise<boolean> {
     const { target } = plan;
+    const at = this.now();
     const written = await this.pins.compareAndSet(room, pin?.serverId, {
       serverId: target.id,
-      assignedAt: this.now(),
+      assignedAt: at,
     });
     if (!written || !target.healthy) {
       // Another request changed the pin first (re-read and follow it), or the target was lost.
@@ -370,13 +481,14 @@ export class Assigner {
       return false;
     }
     this.lostRooms.delete(room);
+    if (plan.move?.cause === 'member' && plan.move.from !== target.id) this.noteMemberMove(room, this.now());
     if (plan.split !== undefined) this.onSplit(plan.split);
     if (plan.move !== undefined && plan.move.from !== target.id)
-      this.onMove({ room, from: plan.move.from, to: target.id, cause: plan.move.cause });
+      this.onMove({ room, from: plan.move.from, to: target.id, cause: plan.move.cause }, at);
     if (plan.repair !== undefined) this.onRepair(plan.repair, 1);
     for (const server of plan.evacuate) {
       if (server === target || !this.registry.evacuate(server, room, plan.evacuateCause)) continue;
-      if (plan.split !== undefined) this.onMove({ room, from: server.id, to: target.id, cause: 'split' });
+      if (plan.split !== undefined) this.onMove({ room, from: server.id, to: target.id, cause: 'split' }, at);
       this.migrate(server, room, plan.split === undefined ? 'moved' : 'split');
     }
     return true;

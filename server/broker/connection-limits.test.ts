@@ -88,25 +88,25 @@ describe('session socket caps', () => {
     assert.equal((await attempt(t, tb.ws('/v1/session'))).opened, true);
   });
 
-  test('at scale: 3,000 upgrades from one address against a cap of 1,000 leave exactly 1,000 open', async (t) => {
-    const tb = await startBroker(t, { connectionLimits: { sessionSocketsPerAddress: 1000 } });
-    await FakeMedia.connect(t, tb, 'm1', { heartbeatMs: 200 });
+  test('at scale: 20,000 upgrades from one address against the default cap leave exactly 1,000 open; another address and a media server still get in', async (t) => {
+    const tb = await startBroker(t);
     const started = performance.now();
     let opened = 0;
     let refused = 0;
-    for (let batch = 0; batch < 15; batch++) {
-      const results = await Promise.all(Array.from({ length: 200 }, () => attempt(t, tb.ws('/v1/session'))));
+    // In batches, so the test process holds at most the 1,000 admitted sockets plus one batch.
+    for (let batch = 0; batch < 40; batch++) {
+      const results = await Promise.all(Array.from({ length: 500 }, () => attempt(t, tb.ws('/v1/session'))));
       for (const result of results) {
         if (result.opened) opened++;
         else if (result.body.code === 'TOO_MANY_CONNECTIONS') refused++;
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    t.diagnostic(`3,000 upgrades in ${seconds.toFixed(2)} s`);
+    t.diagnostic(`20,000 upgrades in ${seconds.toFixed(2)} s`);
     assert.equal(opened, 1000);
-    assert.equal(refused, 2000);
-    assert.ok(seconds < 20, `took ${seconds} s`);
-    assert.equal(await metric(tb, PER_ADDRESS), 2000);
+    assert.equal(refused, 19_000);
+    assert.equal(await metric(tb, PER_ADDRESS), 19_000);
+    await FakeMedia.connect(t, tb, 'm1', { heartbeatMs: 200 });
     const other = await SessionClient.open(t, tb, { localAddress: '127.0.0.2' });
     const answer = await other.request({ room: 'lobby' });
     assert.equal(answer.type, 'session.assigned', JSON.stringify(answer));

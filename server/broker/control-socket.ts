@@ -217,9 +217,11 @@ export class ControlSocket {
         capacity: message.capacity,
         draining: message.draining,
         now: this.ctx.now(),
+        ...(message.startedAt === undefined ? {} : { startedAt: message.startedAt }),
       },
       message.rooms,
       (outbound) => sendJson(this.socket, outbound),
+      message.members,
     );
     this.server = registered;
     this.silence = setTimeout(() => this.onSilence(registered), heartbeat.timeoutMs);

@@ -1,10 +1,16 @@
 // The media fleet's lifecycle as the broker sees it — registration, load reports, loss,
 // drain — with the log line and metric each event owes the operator.
 import { UsherError } from '../../shared/errors.ts';
-import type { ControlOutbound, LoadReport } from '../../shared/protocol/control.ts';
+import type {
+  ControlOutbound,
+  ControlParticipant,
+  LoadReport,
+  RemoveParticipant,
+} from '../../shared/protocol/control.ts';
 import { PROTOCOL_VERSION } from '../../shared/version.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Assigner, MigrateReason } from './assignment.ts';
+import type { FleetWebhooks } from './fleet-webhooks.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { MediaServer, ServerInit, ServerRegistry } from './registry.ts';
 import type { WarmUp } from './warm-up.ts';
@@ -22,6 +28,14 @@ export interface FleetOptions {
   now: () => number;
   /** Told of every registration, so requests waiting for a server go on at once. */
   warmUp?: WarmUp;
+  /** The webhook events of joins, leaves and losses (none when no webhook URL is set). */
+  webhooks?: FleetWebhooks;
+  /**
+   * A lost server's members count as left (`lost`) only if it has not re-registered, the same
+   * process, within this long: a control channel that drops and comes back ends no membership.
+   * Default 10 s.
+   */
+  lostMemberGraceMs?: number;
 }
 
 /** A room the server holds live, as its registration lists it. */
@@ -35,6 +49,8 @@ export class Fleet {
   private readonly links = new Map<MediaServer, ControlSend>();
   /** Set when the broker shuts down: its control sockets closing is not a server loss. */
   private stopped = false;
+  /** Lost servers whose members are reported left when the grace ends, by id. */
+  private readonly lostMembers = new Map<string, { server: MediaServer; timer: NodeJS.Timeout }>();
 
   constructor(options: FleetOptions) {
     this.options = options;
@@ -49,9 +65,22 @@ export class Fleet {
    * Synchronous, so two racing registrations for one id cannot both win, and the server's live
    * rooms are placement's truth before any request can look.
    */
-  register(init: ServerInit, rooms: readonly LiveRoom[], send: ControlSend): MediaServer {
+  register(
+    init: ServerInit,
+    rooms: readonly LiveRoom[],
+    send: ControlSend,
+    members: readonly ControlParticipant[] = [],
+  ): MediaServer {
     const { registry } = this.options;
     const server = registry.add(init);
+    const lost = this.lostMembers.get(init.id);
+    if (lost !== undefined) {
+      // The same process is back: its members stay; another process means they are gone.
+      this.lostMembers.delete(init.id);
+      clearTimeout(lost.timer);
+      if (init.startedAt === undefined || init.startedAt !== lost.server.startedAt)
+        this.options.webhooks?.membersLost(lost.server);
+    }
     let peers = 0;
     for (const entry of rooms) peers += entry.peers;
     registry.registered(
@@ -61,6 +90,8 @@ export class Fleet {
       init.now,
     );
     this.links.set(server, send);
+    // Announced again: a broker that was down when they joined tells now, under the same fact keys.
+    this.joined(server, members);
     this.options.warmUp?.registered(server.id);
     this.options.logger.info({ id: server.id, url: server.url }, 'media server registered');
     this.options.metrics.serversRegistered.inc();
@@ -78,8 +109,22 @@ export class Fleet {
 
   async report(server: MediaServer, load: LoadReport): Promise<void> {
     if (!server.healthy) return;
-    if (this.options.registry.report(server, load, this.options.now()))
+    const { registry, webhooks } = this.options;
+    if (registry.report(server, load, this.options.now()))
       this.options.logger.info({ id: server.id }, 'media server draining');
+    // Leaves first: a report's leaves name memberships of earlier reports (control.ts).
+    for (const left of load.left ?? []) {
+      const gone = registry.memberLeft(server, left.room, left.peerId, left.joinedAt);
+      if (gone === undefined) continue;
+      webhooks?.left(
+        server,
+        left.room,
+        gone.member,
+        left.reason,
+        gone.emptied ? { openedAt: gone.openedAt } : undefined,
+      );
+    }
+    this.joined(server, load.joined ?? []);
     await this.tolerateStore(
       this.options.assigner.roomsChanged(server, load.opened, load.closed),
       server,
@@ -103,7 +148,50 @@ export class Fleet {
       'lose',
     );
     logger.warn({ id: server.id, reason, rooms: rooms?.length ?? null }, 'media server lost');
+    const { webhooks } = this.options;
+    if (webhooks !== undefined) {
+      webhooks.lost(
+        server,
+        reason === 'heartbeat-timeout' ? 'frozen' : 'dead',
+        rooms ?? [...server.roomMembers.keys()],
+      );
+      const previous = this.lostMembers.get(server.id);
+      if (previous !== undefined) clearTimeout(previous.timer);
+      const timer = setTimeout(() => {
+        this.lostMembers.delete(server.id);
+        webhooks.membersLost(server);
+      }, this.options.lostMemberGraceMs ?? 10_000);
+      timer.unref();
+      this.lostMembers.set(server.id, { server, timer });
+    }
     metrics.serversLost.inc({ reason });
+  }
+
+  private joined(server: MediaServer, entries: readonly ControlParticipant[]): void {
+    const { registry, webhooks, logger } = this.options;
+    let overLimit = 0;
+    for (const entry of entries) {
+      const outcome = registry.memberJoined(server, entry);
+      if (outcome === 'over-limit') overLimit++;
+      else if (outcome !== 'known') webhooks?.joined(server, entry, outcome === 'room-opened');
+    }
+    if (overLimit > 0)
+      logger.warn(
+        { id: server.id, untracked: overLimit },
+        'media server reports more members than its capacity',
+      );
+  }
+
+  /** Tells the room's server to close the connections of a participant (the server API). */
+  removeParticipant(
+    server: MediaServer,
+    room: string,
+    identity: string,
+    reason: RemoveParticipant['reason'],
+  ): boolean {
+    const send = this.links.get(server);
+    send?.({ type: 'remove', v: PROTOCOL_VERSION, room, identity, reason });
+    return send !== undefined;
   }
 
   /** A pin store error (UsherError: the shared store is down, and it logs that) must not stop the fleet's bookkeeping. */
@@ -118,6 +206,8 @@ export class Fleet {
 
   stop(): void {
     this.stopped = true;
+    for (const { timer } of this.lostMembers.values()) clearTimeout(timer);
+    this.lostMembers.clear();
   }
 
   /** Tells a live server to send one room's members elsewhere (the room moved away from it). */

@@ -27,8 +27,8 @@ const PREFLIGHT_HEADERS = {
  * runs before the route's budget hook, so a browser can read the 429 too.
  *
  * One hook rather than @fastify/cors: the plugin's per-request options delegator (needed for
- * the same-host check and the single path) measured ≈ 8 µs of a ≈ 53 µs request, for a
- * policy of one path, one method and one header.
+ * the same-host check and the single path) was a sizeable share of the request's CPU
+ * (docs/PERFORMANCE.md) for a policy of one path, one method and one header.
  */
 export function registerCors(
   scope: FastifyInstance,
@@ -60,7 +60,7 @@ export function registerCors(
  *
  * A synchronous hook rather than @fastify/rate-limit: the budget is our own token bucket either
  * way (the plugin only called it as a store), and the plugin's async hook with its awaits
- * cost ≈ 2 µs of a ≈ 36 µs request (1.1–3.2 µs in three alternating A/B passes).
+ * cost measurably more per request (docs/PERFORMANCE.md).
  */
 export function budgetHook(options: {
   budget: IpBudget;
@@ -90,8 +90,16 @@ export function budgetHook(options: {
  * a CSP the built app works with — scripts only from this origin, WebSockets to any host (media
  * servers live elsewhere), no `upgrade-insecure-requests` (it would turn the ws:// of a plain
  * HTTP deployment into wss://). Register in the scope of the static site.
+ *
+ * Who may frame the pages follows the allowed origins: `frame-ancestors 'self'` plus each of
+ * them (`*` ⇒ any site, the operator's explicit choice); with none, X-Frame-Options SAMEORIGIN
+ * too, for browsers without CSP. Never the world by default.
  */
-export async function registerSecurityHeaders(scope: FastifyInstance): Promise<void> {
+export async function registerSecurityHeaders(
+  scope: FastifyInstance,
+  options: { allowedOrigins?: readonly string[] | undefined } = {},
+): Promise<void> {
+  const framers = frameAncestors(options.allowedOrigins);
   await scope.register(fastifyHelmet, {
     contentSecurityPolicy: {
       useDefaults: true,
@@ -102,9 +110,28 @@ export async function registerSecurityHeaders(scope: FastifyInstance): Promise<v
         'img-src': ["'self'", 'data:', 'blob:'],
         'media-src': ["'self'", 'blob:'],
         'object-src': ["'none'"],
-        'frame-ancestors': ["'self'"],
+        'frame-ancestors': ["'self'", ...framers],
         'upgrade-insecure-requests': null,
       },
     },
+    // X-Frame-Options cannot name other sites; CSP's frame-ancestors does, and wins where both are.
+    xFrameOptions: framers.length === 0 ? { action: 'sameorigin' } : false,
   });
+}
+
+/** The allowed origins as CSP sources: `*`, or http(s) origins (anything else is left out). */
+export function frameAncestors(allowedOrigins: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const entry of allowedOrigins ?? []) {
+    const trimmed = entry.trim();
+    if (trimmed === '*') return ['*'];
+    try {
+      const url = new URL(trimmed);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin !== 'null')
+        out.push(url.origin);
+    } catch {
+      // Not an origin: the CLI validates its input; a programmatic caller's typo frames nothing.
+    }
+  }
+  return [...new Set(out)];
 }

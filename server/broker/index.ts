@@ -6,6 +6,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { Limits } from '../../shared/protocol/common.ts';
+import { UsherConfigError } from '../common/config-error.ts';
+import type { ApiKeys } from '../common/join-token.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { isLoopbackHost, reloadTls, type TlsSource } from '../common/tls.ts';
@@ -22,7 +24,9 @@ import {
   openFileLimit,
 } from './connection-limits.ts';
 import { registerControlRoute } from './control-route.ts';
+import { registerDevTokenRoute } from './dev-token-route.ts';
 import { Fleet } from './fleet.ts';
+import { FleetWebhooks } from './fleet-webhooks.ts';
 import { clientErrorCode, clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
 import { registerCors, registerSecurityHeaders } from './http-guards.ts';
 import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
@@ -30,24 +34,44 @@ import { createBrokerMetrics } from './metrics.ts';
 import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
 import { MemoryPinStore, type PinStore } from './pin-store.ts';
 import { ServerRegistry } from './registry.ts';
+import { registerServerApiRoutes } from './server-api-routes.ts';
 import {
   DEFAULT_SESSION_SOCKET_LIMIT,
   registerSessionRoutes,
   SESSION_SOCKET_MAX_PAYLOAD,
 } from './session-routes.ts';
-import { createSessionService } from './sessions.ts';
+import { type BrokerAuth, createSessionService } from './sessions.ts';
 import { StallWatch } from './stall-watch.ts';
 import { registerStaticSite } from './static-site.ts';
 import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.ts';
 import { WarmUp } from './warm-up.ts';
+import { MemoryWebhookOnceStore, type WebhookOnceStore } from './webhook-once.ts';
+import { createWebhookCounter, WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.ts';
 
 export type { PinStore } from './pin-store.ts';
 export { MemoryPinStore } from './pin-store.ts';
+export type { BrokerAuth } from './sessions.ts';
 
 export interface BrokerOptions {
   host?: string;
   port: number;
   keys: KeyRing;
+  /**
+   * Room admission, always explicit: `{ mode: 'token', apiKeys }` admits only with a join token
+   * signed by one of the application's API keys (or a resume proof); `{ mode: 'open' }` admits
+   * anyone to any room and logs a warning saying so.
+   */
+  auth: BrokerAuth;
+  /**
+   * In token mode, a room moves off a healthy server on members' `exclude` at most once per
+   * this long (default 5000 ms).
+   */
+  memberMoveIntervalMs?: number;
+  /**
+   * Serve `POST /dev/token {room, name}` → `{token}`, signing join tokens for anyone with the
+   * first API key: for the local stack only (token mode; logs a warning).
+   */
+  devTokenEndpoint?: boolean;
   logger: Logger;
   /** Built web app (dist/web), served at `/` with index.html fallback; skipped when missing. */
   staticDir?: string;
@@ -98,6 +122,25 @@ export interface BrokerOptions {
    * announces a loopback URL, which no remote client could reach; true lets it (tests only).
    */
   allowLoopbackMedia?: boolean;
+  /**
+   * The application's API keys (USHER_API_KEYS) when admission is open: they sign webhooks (the
+   * first, current key) and authenticate the server API (`/v1/rooms`, which answers 404
+   * without them). In token mode the keys of `auth` serve, and this must be unset or the same.
+   */
+  apiKeys?: ApiKeys;
+  /** Webhook targets (http(s) URLs); needs apiKeys. */
+  webhookUrls?: readonly string[];
+  /** Webhook claims shared by the brokers (Redis with --redis-url); in memory by default. */
+  webhookOnce?: WebhookOnceStore;
+  /** Delivery tuning (tests, benchmarks); each has a default in webhooks.ts. */
+  webhookDelivery?: Partial<
+    Pick<
+      WebhookDispatcherOptions,
+      'maxQueued' | 'retryForMs' | 'initialBackoffMs' | 'maxBackoffMs' | 'requestTimeoutMs' | 'maxInFlight'
+    >
+  >;
+  /** A lost media server's members count as left after this long unless it re-registers (default 10 s). */
+  lostMemberGraceMs?: number;
 }
 
 export interface Broker {
@@ -113,6 +156,7 @@ export const DEFAULT_PING = { intervalMs: 1000, timeoutMs: 2500 } as const;
 export const DEFAULT_HEARTBEAT = { intervalMs: 1000, timeoutMs: 3000 } as const;
 export const DEFAULT_TICKET_TTL_SECONDS = 30;
 export const DEFAULT_RESUME_TTL_SECONDS = 24 * 60 * 60;
+export const DEFAULT_MEMBER_MOVE_INTERVAL_MS = 5000;
 /** Open sockets get this long to finish their close handshake when the broker stops. */
 const CLOSE_WAIT_MS = 1000;
 
@@ -129,11 +173,40 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : (options.trustProxy ?? 0);
   const pins: PinStore = options.pins ?? new MemoryPinStore();
   const registry = new ServerRegistry({ pendingTtlMs: ticketTtlSeconds * 1000 });
+  const auth = options.auth;
+  if (auth.mode === 'open')
+    logger.warn(
+      { auth: 'open' },
+      'AUTH IS OPEN: anyone may join any room and move it; use token mode (USHER_API_KEYS) in front of users',
+    );
+  if (options.devTokenEndpoint === true && auth.mode !== 'token')
+    throw new UsherConfigError('the dev token endpoint needs token mode');
 
   const metrics = createBrokerMetrics({
     healthyServers: () => registry.healthyCount(),
     pinnedRooms: () => pins.size(),
   });
+  if (auth.mode === 'token' && options.apiKeys !== undefined && options.apiKeys !== auth.apiKeys)
+    throw new UsherConfigError('token mode takes its API keys from auth; pass apiKeys only in open mode');
+  // One set of keys: join tokens, webhook signatures and the server API.
+  const apiKeys = auth.mode === 'token' ? auth.apiKeys : options.apiKeys;
+  const webhookUrls = options.webhookUrls ?? [];
+  if (webhookUrls.length > 0 && apiKeys === undefined)
+    throw new UsherConfigError('webhook URLs need API keys (USHER_API_KEYS) to sign the webhooks');
+  const webhookOnce = options.webhookOnce ?? new MemoryWebhookOnceStore(now);
+  const dispatcher =
+    webhookUrls.length === 0 || apiKeys === undefined
+      ? undefined
+      : new WebhookDispatcher({
+          urls: webhookUrls,
+          key: apiKeys.current,
+          once: webhookOnce,
+          counter: createWebhookCounter(metrics.registry),
+          logger,
+          now,
+          ...definedOnly(options.webhookDelivery ?? {}),
+        });
+  const webhooks = dispatcher === undefined ? undefined : new FleetWebhooks(dispatcher, registry);
   const warmUp = new WarmUp({
     durationMs: options.warmUpMs ?? heartbeat.timeoutMs,
     onEnd: () => logger.info({ servers: registry.healthyCount() }, 'warm-up over'),
@@ -145,9 +218,10 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     now,
     ticketTtlMs: ticketTtlSeconds * 1000,
     warmUp,
-    onMove: (move) => {
+    onMove: (move, at) => {
       logger.info(move, 'room moved');
       metrics.roomMoves.inc({ cause: move.cause });
+      webhooks?.moved({ ...move, at });
     },
     onRepair: (cause, count) => metrics.pinRepairs.inc({ cause }, count),
     onSplit: (split) => {
@@ -159,8 +233,24 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       metrics.splitsRepaired.inc();
     },
     migrate: (server, room, reason) => fleet.migrateRoom(server, room, reason),
+    // Open mode keeps the old rule: any exclude is honoured at once.
+    memberMoveIntervalMs:
+      auth.mode === 'token' ? (options.memberMoveIntervalMs ?? DEFAULT_MEMBER_MOVE_INTERVAL_MS) : 0,
+    onExcludeIgnored: (room, reason) => {
+      logger.info({ room, reason }, 'exclude of the room server ignored');
+      metrics.excludesIgnored.inc({ reason });
+    },
   });
-  const fleet = new Fleet({ registry, assigner, logger, metrics, now, warmUp });
+  const fleet = new Fleet({
+    registry,
+    assigner,
+    logger,
+    metrics,
+    now,
+    warmUp,
+    ...(webhooks === undefined ? {} : { webhooks }),
+    ...(options.lostMemberGraceMs === undefined ? {} : { lostMemberGraceMs: options.lostMemberGraceMs }),
+  });
   const stallWatch = new StallWatch({
     tickMs: Math.max(50, Math.floor(heartbeat.intervalMs / 4)),
     thresholdMs: heartbeat.intervalMs,
@@ -178,6 +268,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   });
   const sessions = createSessionService({
     keys: options.keys,
+    auth,
     assigner,
     ping: options.ping ?? DEFAULT_PING,
     ticketTtlSeconds,
@@ -245,8 +336,8 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would drown the failover lines; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // Nothing logs through request.log, so no per-request child logger (measured ≈ 2 µs a
-    // request with the redaction paths): routes log through the broker's logger.
+    // Nothing logs through request.log, so no per-request child logger (with the redaction
+    // paths it is a measurable cost per request): routes log through the broker's logger.
     childLoggerFactory: (parent) => parent,
     bodyLimit: Limits.brokerFrameBytes,
     // Fastify's own 503 while closing, and its malformed-HTTP answer, have its error shape, not ours.
@@ -335,6 +426,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
         accept: sessionRoutes.acceptSocket,
         refusal: sessionRoutes.refusal,
         maxPayload: SESSION_SOCKET_MAX_PAYLOAD,
+        explainRefusedOrigin: true,
       });
     });
     const controlRoute = registerControlRoute(app, {
@@ -366,12 +458,21 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       warmUp.end();
       fleet.stop();
       await upgrades?.close(CLOSE_WAIT_MS);
+      await dispatcher?.close();
+      if (options.webhookOnce === undefined) await webhookOnce.close();
     });
+    if (options.devTokenEndpoint === true && auth.mode === 'token') {
+      logger.warn(
+        'DEV TOKEN ENDPOINT IS ON: POST /dev/token signs a join token for anyone (local stack only)',
+      );
+      registerDevTokenRoute(app, { apiKeys: auth.apiKeys, budget });
+    }
     if (options.adminToken !== undefined && options.adminToken !== '')
       registerAdminRoutes(app, { token: options.adminToken, registry, pins, fleet, now });
+    if (apiKeys !== undefined) registerServerApiRoutes(app, { apiKeys, registry, assigner, fleet, now });
     // Pages (the app and the 404s) in a scope with helmet's headers; the API routes skip its hooks.
     await app.register(async (scope) => {
-      await registerSecurityHeaders(scope);
+      await registerSecurityHeaders(scope, { allowedOrigins: options.allowedOrigins });
       await registerStaticSite(scope, options.staticDir);
     });
 
@@ -379,6 +480,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   } catch (error) {
     stallWatch.stop();
     warmUp.end();
+    await dispatcher?.close();
     for (const stop of stopped) stop();
     await app.close();
     throw error;

@@ -59,8 +59,8 @@ export class IpBudget {
   }
 
   /**
-   * Recent addresses → their keys: normalising an IPv6 address measured ≈ 7 µs, and a client
-   * sends every request from the same one. Bounded; cleared when full.
+   * Recent addresses → their keys: normalising an IPv6 address is costly next to the rest of
+   * a request, and a client sends every request from the same one. Bounded; cleared when full.
    */
   private readonly keyMemo = new Map<string, string>();
 

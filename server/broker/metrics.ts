@@ -7,6 +7,7 @@ export interface BrokerMetrics {
   readonly serversRegistered: Counter;
   readonly serversLost: Counter<'reason'>;
   readonly roomMoves: Counter<'cause'>;
+  readonly excludesIgnored: Counter<'reason'>;
   readonly splitsDetected: Counter;
   readonly splitsRepaired: Counter;
   readonly pinRepairs: Counter<'cause'>;
@@ -66,6 +67,12 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
       name: 'usher_broker_room_moves_total',
       help: 'Rooms moved to another media server, by cause (dead, frozen, drained, member, split, operator)',
       labelNames: ['cause'],
+      registers,
+    }),
+    excludesIgnored: new Counter({
+      name: 'usher_broker_excludes_ignored_total',
+      help: "Session requests whose exclude of the room's healthy server was ignored, by reason (not-member, interval)",
+      labelNames: ['reason'],
       registers,
     }),
     splitsDetected: new Counter({

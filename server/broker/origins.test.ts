@@ -18,8 +18,12 @@ describe('origins, CORS and security headers', () => {
     assert.equal((await sameHost.request({ room: 'lobby' })).type, 'session.assigned');
     const noOrigin = await SessionClient.open(t, tb);
     assert.equal((await noOrigin.request({ room: 'lobby' })).type, 'session.assigned');
+    // The socket opens so a page can read why: an `error` frame, then close 4403 (not a bare 1006).
+    const refused = await openSocket(t, tb.ws('/v1/session'), { origin: 'https://elsewhere.example' });
+    assert.equal((await refused.next()).code, 'FORBIDDEN_ORIGIN');
+    assert.equal((await refused.closed).code, 4403);
     await assert.rejects(
-      openSocket(t, tb.ws('/v1/session'), { origin: 'https://elsewhere.example' }),
+      openSocket(t, tb.ws('/v1/control'), { origin: 'https://elsewhere.example' }),
       /unexpected response 403/,
     );
     const foreign = await postJson(tb.http('/v1/sessions'), request, { origin: 'https://elsewhere.example' });
@@ -90,5 +94,24 @@ describe('origins, CORS and security headers', () => {
     }
     const api = await fetch(tb.http('/healthz'));
     assert.equal(api.headers.get('content-security-policy'), null);
+  });
+
+  test('frame-ancestors follows the allowed origins; X-Frame-Options only when no other site may frame', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'usher-static-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>usher</title>');
+    const listed = await startBroker(t, {
+      staticDir: dir,
+      allowedOrigins: ['https://customer.example', 'http://localhost:5173/', 'not an origin'],
+    });
+    const page = await fetch(listed.http('/embed'), { headers: { accept: 'text/html' } });
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /frame-ancestors 'self' https:\/\/customer\.example http:\/\/localhost:5173(;|$)/);
+    assert.equal(page.headers.get('x-frame-options'), null);
+    const any = await startBroker(t, { staticDir: dir, allowedOrigins: ['*'] });
+    const anyCsp = (await fetch(any.http('/'), { headers: { accept: 'text/html' } })).headers.get(
+      'content-security-policy',
+    );
+    assert.match(anyCsp ?? '', /frame-ancestors 'self' \*(;|$)/);
   });
 });

@@ -25,8 +25,8 @@ const KEEP_ALIVE_BATCH = 500;
 const SCAN_COUNT = 1000;
 /** One "shared state unavailable" warning per this period, not one per request. */
 const WARN_EVERY_MS = 5000;
-/** How often a Redis that stopped answering is probed. */
-const HANGING_PROBE_MS = 500;
+/** After a command timed out (Redis frozen: its socket stays open), a PING this often tells when it answers again. */
+const PROBE_EVERY_MS = 500;
 
 // A pin is the string "<serverId>|<assignedAt>" (server ids never contain '|') under
 // <prefix>pin:<room>; <prefix>server:<id> is the set of rooms pinned to that server, an index
@@ -120,13 +120,9 @@ export class RedisPinStore implements PinStore {
   private readonly target: string;
   private available = false;
   private everReady = false;
-  /**
-   * A command timed out on an open connection (a frozen Redis): not reachable, so /readyz takes the
-   * broker out of its front, until a probe PING is answered.
-   */
-  private hanging: NodeJS.Timeout | undefined;
   private readonly reconnectListeners: Array<() => void> = [];
   private lastWarnAt = Number.NEGATIVE_INFINITY;
+  private probe: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   /** Connects in the background; `ready()` tells when the first connection is up. */
@@ -170,7 +166,7 @@ export class RedisPinStore implements PinStore {
   }
 
   get reachable(): boolean {
-    return this.available && this.hanging === undefined;
+    return this.available;
   }
 
   onReconnect(listener: () => void): void {
@@ -270,9 +266,8 @@ export class RedisPinStore implements PinStore {
 
   /** Closes the connection (idempotent); later calls fail with INTERNAL. */
   close(): Promise<void> {
+    this.stopProbe();
     this.closing ??= (async () => {
-      clearInterval(this.hanging);
-      this.hanging = undefined;
       if (this.redis.status === 'ready') {
         try {
           await this.redis.quit();
@@ -323,27 +318,43 @@ export class RedisPinStore implements PinStore {
     try {
       return await work();
     } catch (error) {
-      if (this.closing === undefined) this.warn(op, error);
-      if (error instanceof Error && error.message === 'Command timed out') this.notAnswering();
+      if (this.closing === undefined) {
+        this.warn(op, error);
+        if (error instanceof Error && error.message === 'Command timed out') this.frozen(error);
+      }
       throw new UsherError('INTERNAL', 'room state is unavailable; retry shortly', { cause: error });
     }
   }
 
-  private notAnswering(): void {
-    if (this.hanging !== undefined || this.closing !== undefined) return;
-    this.logger.warn({ redis: this.target }, 'redis is not answering: not ready until it does');
-    this.hanging = setInterval(() => {
+  /**
+   * Redis stopped answering on an open connection (frozen, or overloaded): not reachable (so
+   * /readyz says so) until a PING is answered again. No error or close event comes for this.
+   */
+  private frozen(error: Error): void {
+    this.unavailable(error);
+    if (this.probe !== undefined) return;
+    this.probe = setInterval(() => {
+      if (this.closing !== undefined) {
+        this.stopProbe();
+        return;
+      }
       this.redis.ping().then(
         () => {
-          if (this.hanging === undefined) return;
-          clearInterval(this.hanging);
-          this.hanging = undefined;
-          this.logger.info({ redis: this.target }, 'redis answers again');
+          if (this.probe === undefined) return;
+          this.stopProbe();
+          if (!this.available)
+            this.logger.info({ redis: this.target }, 'shared room state (redis) answering again');
+          this.available = true;
         },
         () => {},
       );
-    }, HANGING_PROBE_MS);
-    this.hanging.unref();
+    }, PROBE_EVERY_MS);
+    this.probe.unref();
+  }
+
+  private stopProbe(): void {
+    clearInterval(this.probe);
+    this.probe = undefined;
   }
 
   private unavailable(error: Error): void {

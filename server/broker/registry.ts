@@ -1,6 +1,25 @@
 // The live media servers as the broker knows them — capacity, load, drain state and the
 // rooms each holds — owned here alone: other modules read a server and ask the registry to change it.
-import type { Capacity } from '../../shared/protocol/control.ts';
+import type { Capacity, ControlParticipant } from '../../shared/protocol/control.ts';
+
+/** A member of a room on one server, as that server reported it. */
+export interface Participant {
+  readonly peerId: string;
+  readonly identity: string;
+  readonly name: string;
+  /** Epoch ms on the media server's clock: with the peer id, names the membership. */
+  readonly joinedAt: number;
+}
+
+/** A room's members on one server, and when the room's current life there began. */
+export interface RoomMembers {
+  /** The first member's join time (on a rebuilt broker: the earliest member still there). */
+  readonly openedAt: number;
+  readonly members: ReadonlyMap<string, Participant>;
+}
+
+/** What a reported join changed. */
+export type JoinOutcome = 'room-opened' | 'joined' | 'known' | 'over-limit';
 
 /** One registered server, read-only outside the registry. */
 export interface MediaServer {
@@ -21,6 +40,12 @@ export interface MediaServer {
   readonly rooms: ReadonlySet<string>;
   /** Rooms pinned here that the server has not reported live (members on their way), or closed. */
   readonly unconfirmedRooms: number;
+  /** Room → its members here, as the server reports joins and leaves. */
+  readonly roomMembers: ReadonlyMap<string, RoomMembers>;
+  /** Members held across its rooms (at most its capacity's maxPeers). */
+  readonly memberCount: number;
+  /** The media server process's start time, when it sent one: with the id, names this server's life. */
+  readonly startedAt: number | undefined;
 }
 
 export interface ServerInit {
@@ -29,6 +54,7 @@ export interface ServerInit {
   capacity: Capacity;
   draining: boolean;
   now: number;
+  startedAt?: number;
 }
 
 /** Why a room left a server (the `cause` of a move, its metric label and log field). */
@@ -63,6 +89,8 @@ class ServerRecord implements MediaServer {
    * within its TTL.
    */
   readonly unconfirmed = new Map<string, number>();
+  readonly roomMembers = new Map<string, { openedAt: number; members: Map<string, Participant> }>();
+  memberCount = 0;
 
   constructor(
     readonly id: string,
@@ -70,6 +98,7 @@ class ServerRecord implements MediaServer {
     readonly capacity: Capacity,
     public draining: boolean,
     now: number,
+    readonly startedAt: number | undefined,
   ) {
     this.lastSeen = now;
     this.registeredAt = now;
@@ -156,7 +185,14 @@ export class ServerRegistry {
   /** Adds a server; the caller has checked that no live registration holds the id. */
   add(init: ServerInit): MediaServer {
     if (this.byId.has(init.id)) throw new RangeError(`server ${init.id} is already registered`);
-    const server = new ServerRecord(init.id, init.url, init.capacity, init.draining, init.now);
+    const server = new ServerRecord(
+      init.id,
+      init.url,
+      init.capacity,
+      init.draining,
+      init.now,
+      init.startedAt,
+    );
     this.byId.set(server.id, server);
     this.list.push(server);
     return server;
@@ -325,6 +361,73 @@ export class ServerRegistry {
     const record = this.record(server);
     if (record === undefined) return [];
     return [...new Set([...record.rooms, ...record.unconfirmed.keys()])];
+  }
+
+  /**
+   * A member joined a room on the server. Bounded by the server's maxPeers: a server that
+   * reports more members than its capacity gets no more tracked (`over-limit`).
+   */
+  memberJoined(server: MediaServer, entry: ControlParticipant): JoinOutcome {
+    const record = this.record(server);
+    if (record === undefined) return 'over-limit';
+    let room = record.roomMembers.get(entry.room);
+    const known = room?.members.get(entry.peerId);
+    if (known !== undefined && known.joinedAt === entry.joinedAt) return 'known';
+    if (known === undefined && record.memberCount >= record.capacity.maxPeers) return 'over-limit';
+    const opened = room === undefined;
+    if (room === undefined) {
+      room = { openedAt: entry.joinedAt, members: new Map() };
+      record.roomMembers.set(entry.room, room);
+    }
+    if (known === undefined) record.memberCount++;
+    room.members.set(entry.peerId, {
+      peerId: entry.peerId,
+      identity: entry.identity,
+      name: entry.name,
+      joinedAt: entry.joinedAt,
+    });
+    return opened ? 'room-opened' : 'joined';
+  }
+
+  /**
+   * A membership ended. Returns the member and its room's life (and whether it was the last),
+   * or undefined when the broker did not know that membership.
+   */
+  memberLeft(
+    server: MediaServer,
+    room: string,
+    peerId: string,
+    joinedAt: number,
+  ): { member: Participant; openedAt: number; emptied: boolean } | undefined {
+    const record = this.record(server);
+    const entry = record?.roomMembers.get(room);
+    const member = entry?.members.get(peerId);
+    if (record === undefined || entry === undefined || member === undefined || member.joinedAt !== joinedAt)
+      return undefined;
+    entry.members.delete(peerId);
+    record.memberCount--;
+    const emptied = entry.members.size === 0;
+    if (emptied) record.roomMembers.delete(room);
+    return { member, openedAt: entry.openedAt, emptied };
+  }
+
+  /** Another registered server than `server` has members in `room` (the room lives on there). */
+  heldElsewhere(room: string, server: MediaServer): boolean {
+    for (const other of this.list) if (other !== server && other.roomMembers.has(room)) return true;
+    return false;
+  }
+
+  /** The servers with members in `room`, the pinned-or-live holder first when it is one of them. */
+  membersOf(room: string): { server: MediaServer; room: RoomMembers }[] {
+    const found: { server: MediaServer; room: RoomMembers }[] = [];
+    const holder = this.soleHolder(room);
+    for (const server of this.list) {
+      const entry = server.roomMembers.get(room);
+      if (entry === undefined) continue;
+      if (server === holder) found.unshift({ server, room: entry });
+      else found.push({ server, room: entry });
+    }
+    return found;
   }
 
   healthyCount(): number {

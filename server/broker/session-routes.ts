@@ -129,7 +129,10 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     async (request, reply) => {
       const started = performance.now();
       try {
-        const assigned = await sessions(request.body, clientAddress(request.raw, proxyHops));
+        const assigned = await sessions(
+          withBearerToken(request.body, request.headers.authorization),
+          clientAddress(request.raw, proxyHops),
+        );
         observe('http', started, 'assigned');
         return assigned;
       } catch (error) {
@@ -214,4 +217,11 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
       clearInterval(idleSweep);
     },
   };
+}
+
+/** `Authorization: Bearer <token>` carries the join token when the body has none. */
+function withBearerToken(body: SessionRequest, authorization: string | undefined): SessionRequest {
+  if (body.token !== undefined || authorization === undefined) return body;
+  const match = /^Bearer ([^\s]{1,2048})$/i.exec(authorization);
+  return match === null ? body : { ...body, token: match[1]! };
 }

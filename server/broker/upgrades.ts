@@ -1,13 +1,14 @@
 // The broker's WebSocket upgrades (`/v1/session`, `/v1/control`), routed straight from the
 // HTTP server's `upgrade` event to `ws`, beside Fastify rather than through it: a browser
 // opens one socket per join, and running each handshake through Fastify's request
-// lifecycle (router, hooks, a stand-in reply) measured ≈ 38 µs of broker CPU per connection,
-// 217 → 179 µs for a whole connect-request-close (docs/PERFORMANCE.md). The checks Fastify's hooks did for these paths are done here, in
+// lifecycle (router, hooks, a stand-in reply) cost a large share of a connect-request-close
+// (docs/PERFORMANCE.md). The checks Fastify's hooks did for these paths are done here, in
 // the same wire shape: an HTTP/1.1 Host header, the Origin policy, then ws's handshake.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CloseCode, type ErrorCode } from '../../shared/errors.ts';
+import { errorMessage } from '../../shared/codec.ts';
+import { CloseCode, ErrorCatalogue, type ErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
 import type { OriginPolicy } from './origin.ts';
@@ -32,6 +33,9 @@ export interface SocketRoute {
    * it is buffered whole. A route may answer smaller frames over its own limit itself.
    */
   maxPayload: number;
+  /** Answer a refused Origin inside the socket (an `error` frame, then close 4403) instead of
+   *  an HTTP 403 a page cannot read: for routes browsers use. */
+  explainRefusedOrigin?: boolean;
 }
 
 export interface UpgradeRouterOptions {
@@ -57,7 +61,15 @@ export function routeUpgrades(server: Server, options: UpgradeRouterOptions): Up
         perMessageDeflate: false,
       });
       answerHandshakeErrors(wss, logger);
-      return [path, { accept: route.accept, refusal: route.refusal, wss }] as const;
+      return [
+        path,
+        {
+          accept: route.accept,
+          refusal: route.refusal,
+          wss,
+          explainRefusedOrigin: route.explainRefusedOrigin,
+        },
+      ] as const;
     }),
   );
   let closing = false;
@@ -66,8 +78,17 @@ export function routeUpgrades(server: Server, options: UpgradeRouterOptions): Up
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const route = routes.get(query === -1 ? url : url.slice(0, query));
-    const refusal =
-      upgradeRefusal(route !== undefined, closing, request, originAllowed) ?? route?.refusal?.(request);
+    const handshakeRefusal = upgradeRefusal(route !== undefined, closing, request, originAllowed);
+    if (handshakeRefusal?.code === 'FORBIDDEN_ORIGIN' && route?.explainRefusedOrigin === true) {
+      // A browser shows a refused handshake to the page as a bare 1006: accept, say why, close.
+      route.wss.handleUpgrade(request, socket, head, (ws) => {
+        ws.on('error', () => ws.terminate());
+        ws.send(JSON.stringify(errorMessage('FORBIDDEN_ORIGIN', null)));
+        ws.close(ErrorCatalogue.FORBIDDEN_ORIGIN.close ?? CloseCode.FORBIDDEN, 'origin not allowed');
+      });
+      return;
+    }
+    const refusal = handshakeRefusal ?? route?.refusal?.(request);
     if (refusal !== undefined || route === undefined) {
       refuseUpgrade(socket, refusal?.code ?? 'NOT_FOUND', refusal?.message);
       return;

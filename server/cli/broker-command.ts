@@ -1,6 +1,8 @@
 // `usher broker`: one broker process, configured from flags and env.
 import { existsSync } from 'node:fs';
+import type { BrokerAuth } from '../broker/sessions.ts';
 import { UsherConfigError } from '../common/config-error.ts';
+import { ApiKeys } from '../common/join-token.ts';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { tlsOption } from '../common/tls.ts';
@@ -180,6 +182,29 @@ export const brokerOptions = {
     default: false,
     help: 'listening publicly, still accept media servers that announce a loopback URL (tests only)',
   },
+  auth: {
+    kind: 'string',
+    env: 'USHER_AUTH',
+    default: 'token',
+    help: 'room admission: token (a join token signed with a key in USHER_API_KEYS) or open (anyone may join any room)',
+  },
+  'member-move-interval-ms': {
+    kind: 'int',
+    env: 'USHER_MEMBER_MOVE_INTERVAL_MS',
+    default: 5000,
+    min: 0,
+    help: "token mode: a room moves off a healthy server on members' exclude at most once per this long",
+  },
+  'dev-token-endpoint': {
+    kind: 'bool',
+    default: false,
+    help: 'serve POST /dev/token that signs a join token for ANYONE (the local stack only; never in front of users)',
+  },
+  'webhook-urls': {
+    kind: 'list',
+    env: 'USHER_WEBHOOK_URLS',
+    help: 'POST signed events (room.started, participant.joined, …) to these URLs; needs USHER_API_KEYS',
+  },
   'log-level': { kind: 'string', env: 'USHER_LOG_LEVEL', default: 'info', help: 'pino log level' },
 } as const satisfies OptionTable;
 
@@ -190,10 +215,13 @@ export const brokerHelp = formatHelp(
   `
 Environment (secrets are never flags, so they do not show in ps):
   USHER_SECRET        shared secret with the media servers (required, ≥ 16 chars; "kid:secret,..." to rotate)
+  USHER_API_KEYS      API keys the application's backend signs join tokens with, "keyId:secret,keyId2:secret2"
+                      (required with --auth token, the default; secrets ≥ 32 chars; see docs/INTEGRATION.md)
   USHER_TURN_SECRET   coturn --static-auth-secret, when --turn-urls is set
   USHER_ADMIN_TOKEN   bearer token for /admin/v1/* (admin API disabled when unset; ≥ 16 chars)
   USHER_METRICS_TOKEN bearer token for /metrics (open when unset: keep it off the public network)
   USHER_REDIS_URL     as --redis-url; the place for a URL with a password (redis://:password@host:6379)
+  USHER_API_KEYS      the application's API keys "keyId:secret,…": sign webhooks, authenticate /v1/rooms
 Several brokers: give each the same USHER_SECRET and Redis, and list every broker in each
 media server's --broker. While Redis is down, session requests fail with INTERNAL.
 Signals: SIGTERM/SIGINT stop it; SIGHUP reads --tls-cert/--tls-key again (open connections keep theirs).
@@ -221,6 +249,23 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   const adminToken = bearerToken(env, 'USHER_ADMIN_TOKEN');
   const metricsToken = bearerToken(env, 'USHER_METRICS_TOKEN');
   const redisUrl = checkRedisUrl(options['redis-url'], argv);
+  const authMode = options.auth;
+  if (authMode !== 'token' && authMode !== 'open')
+    throw new UsherConfigError(`usher broker: --auth must be token or open, not "${authMode}"`);
+  // One set of keys: join tokens (token mode), webhook signatures and the server API.
+  const apiKeys =
+    (env.USHER_API_KEYS ?? '').trim() === '' && authMode === 'open'
+      ? undefined
+      : ApiKeys.parse(env.USHER_API_KEYS, 'USHER_API_KEYS');
+  const auth: BrokerAuth =
+    authMode === 'open' || apiKeys === undefined ? { mode: 'open' } : { mode: 'token', apiKeys };
+  if (options['dev-token-endpoint'] && auth.mode !== 'token')
+    throw new UsherConfigError('usher broker: --dev-token-endpoint needs --auth token');
+  const webhookUrls = options['webhook-urls'] ?? [];
+  if (webhookUrls.length > 0 && apiKeys === undefined)
+    throw new UsherConfigError(
+      'usher broker: --webhook-urls needs USHER_API_KEYS (the webhooks are signed with it)',
+    );
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   const tls = tlsOption('broker', options['tls-cert'], options['tls-key']);
   // Imported here so `--help` and the other commands do not load this server's code.
@@ -231,9 +276,14 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
   if (metricsToken === undefined && !isLoopback(options.host))
     logger.warn('/metrics is open to anyone who can reach this port: set USHER_METRICS_TOKEN or firewall it');
   const pins = redisUrl === undefined ? undefined : await connectRedis(redisUrl, logger);
+  const webhookOnce =
+    redisUrl === undefined || webhookUrls.length === 0 ? undefined : await connectWebhookOnce(redisUrl);
   const broker = await createBroker({
     host: options.host,
     port: options.port,
+    auth,
+    memberMoveIntervalMs: options['member-move-interval-ms'],
+    devTokenEndpoint: options['dev-token-endpoint'],
     keys,
     logger,
     staticDir,
@@ -269,14 +319,19 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
     ...(pins === undefined ? {} : { pins }),
     ...(tls === undefined ? {} : { tls }),
     allowLoopbackMedia: options['allow-loopback-media'],
+    ...(apiKeys === undefined ? {} : { apiKeys }),
+    webhookUrls,
+    ...(webhookOnce === undefined ? {} : { webhookOnce }),
   }).catch(async (error: unknown) => {
     await pins?.close();
+    await webhookOnce?.close();
     throw error;
   });
   if (tls !== undefined) process.on('SIGHUP', () => broker.reloadTls());
   onShutdown(logger, async () => {
     await broker.close();
     await pins?.close();
+    await webhookOnce?.close();
   });
 }
 
@@ -287,6 +342,16 @@ async function connectRedis(url: string, logger: Logger) {
   if (!(await pins.ready(REDIS_CONNECT_WAIT_MS)))
     logger.warn('redis is not reachable yet: session requests fail with INTERNAL until it is');
   return pins;
+}
+
+/** Webhook claims in the same Redis as the pins, so the brokers send each event once. */
+async function connectWebhookOnce(
+  url: string,
+): Promise<import('../broker/webhook-once.ts').WebhookOnceStore> {
+  const { RedisWebhookOnceStore } = await import('../broker/redis-webhook-once.ts');
+  const store = new RedisWebhookOnceStore({ url });
+  await store.ready(REDIS_CONNECT_WAIT_MS);
+  return store;
 }
 
 /** A redis:// or rediss:// URL; a password is refused on the command line, where ps shows it. */

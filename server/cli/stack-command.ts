@@ -72,7 +72,10 @@ export const stackHelp = formatHelp(
   'the local stack: a broker on :8080 serving the app and 3 media servers on :8101-8103, each restarted if it dies',
   stackOptions,
   `
-Environment: USHER_SECRET (optional here: a random dev secret is made for the run when unset).
+Environment: USHER_SECRET and USHER_API_KEYS (optional here: random dev values are made for the
+run when unset). The broker runs in token mode with its dev token endpoint (POST /dev/token),
+which the app uses to get a join token: a real deployment mints tokens in its own backend
+(docs/INTEGRATION.md).
 Other broker/media settings (ping, heartbeat, TURN…) come from the same env variables as
 \`usher broker\` and \`usher media\`.
 A server that dies is started again after 1 s (up to 30 s if it keeps dying); Ctrl-C stops all.
@@ -110,6 +113,10 @@ export async function runStack(argv: string[], env: NodeJS.ProcessEnv): Promise<
   if ((env.USHER_SECRET ?? '') === '') {
     childEnv.USHER_SECRET = randomBytes(32).toString('base64url');
     console.log('usher stack: USHER_SECRET is not set; using a random dev secret for this run.');
+  }
+  if ((env.USHER_API_KEYS ?? '') === '') {
+    childEnv.USHER_API_KEYS = `dev:${randomBytes(32).toString('base64url')}`;
+    console.log('usher stack: USHER_API_KEYS is not set; using a random dev API key for this run.');
   }
   const layout = plan(options);
   if (layout.cert !== undefined) childEnv.NODE_EXTRA_CA_CERTS = layout.cert.caFile;
@@ -172,7 +179,12 @@ export async function runStack(argv: string[], env: NodeJS.ProcessEnv): Promise<
       });
       shown.push({ child: redis, url: `redis://127.0.0.1:${options['redis-port']}` });
     }
-    const brokerArgs: string[] = [];
+    // Token mode as in production, plus the dev endpoint that signs tokens for the app; an explicit
+    // USHER_AUTH=open (tests whose clients carry no token) is left to the brokers.
+    const brokerArgs: string[] =
+      (env.USHER_AUTH ?? '') === '' || env.USHER_AUTH === 'token'
+        ? ['--auth', 'token', '--dev-token-endpoint']
+        : [];
     if (options.redis) brokerArgs.push('--redis-url', `redis://127.0.0.1:${options['redis-port']}`);
     if (layout.front) brokerArgs.push('--trust-proxy');
     if (layout.cert !== undefined && !layout.front)

@@ -4,6 +4,7 @@ import { UsherError } from '../../shared/errors.ts';
 import { DEFAULT_GRANTS, type JoinGrant, type JoinGrants } from '../../shared/protocol/join-token.ts';
 import { UsherConfigError } from '../common/config-error.ts';
 import { ApiKeys, signJoinToken } from '../common/join-token.ts';
+import { MAX_SERVER_TOKEN_TTL_S, signServerToken } from '../common/server-token.ts';
 import { formatHelp, type OptionTable, parseOptions } from './options.ts';
 
 export const tokenOptions = {
@@ -17,6 +18,10 @@ export const tokenOptions = {
     help: `grants to give (${Object.keys(DEFAULT_GRANTS).join(', ')}) or take (no-publish, …)`,
   },
   key: { kind: 'string', help: 'id of the USHER_API_KEYS key to sign with (default: the first)' },
+  server: {
+    kind: 'bool',
+    help: 'print a server API token instead (bearer for /v1/rooms; --ttl at most 1h, default 5m)',
+  },
 } as const satisfies OptionTable;
 
 export const tokenHelp = formatHelp(
@@ -31,6 +36,7 @@ Grants when not given: ${Object.entries(DEFAULT_GRANTS)
     .join(', ')}.
 Example:
   usher token --room standup --identity user-42 --name Ada --ttl 1h --grant admin
+  curl -H "Authorization: Bearer $(usher token --server)" http://127.0.0.1:8080/v1/rooms
 `,
 );
 
@@ -45,6 +51,17 @@ export async function runToken(argv: string[], env: NodeJS.ProcessEnv): Promise<
     throw new UsherConfigError(
       `usher token: --key "${options.key}" is not in USHER_API_KEYS (${keys.ids.join(', ')})`,
     );
+  if (options.server === true) {
+    if (options.room !== undefined || options['room-prefix'] !== undefined || options.identity !== undefined)
+      throw new UsherConfigError('usher token: --server takes no --room, --room-prefix or --identity');
+    const ttl = argv.some((arg) => arg === '--ttl' || arg.startsWith('--ttl='))
+      ? parseTtl(options.ttl)
+      : undefined;
+    if (ttl !== undefined && ttl > MAX_SERVER_TOKEN_TTL_S)
+      throw new UsherConfigError('usher token: a server token lasts at most 1h');
+    process.stdout.write(`${signServerToken(key, ttl)}\n`);
+    return;
+  }
   if ((options.room === undefined) === (options['room-prefix'] === undefined))
     throw new UsherConfigError('usher token: give exactly one of --room and --room-prefix');
   if (options.identity === undefined) throw new UsherConfigError('usher token: --identity is required');

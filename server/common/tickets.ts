@@ -23,7 +23,28 @@ export interface TicketClaims {
   jti: string;
   /** Epoch seconds. */
   exp: number;
+  /** The application's user id from the join token; in open mode, the session id. */
+  identity: string;
+  /** What the session may do (from the join token; everything but admin in open mode). */
+  grants: TicketGrants;
 }
+
+/** The join token's grants a ticket carries: the media server reads publish, data and admin;
+ *  the broker reads move from a resume proof. */
+export interface TicketGrants {
+  publish: boolean;
+  data: boolean;
+  move: boolean;
+  admin: boolean;
+}
+
+/** What a session may do when no join token says otherwise (open mode, older tickets). */
+export const OPEN_GRANTS: Readonly<TicketGrants> = Object.freeze({
+  publish: true,
+  data: true,
+  move: true,
+  admin: false,
+});
 
 // Random ids are minted twice per session request; one randomBytes call per id measured
 // 2.3 µs, so ids are cut from a pooled 4 KiB block of the same CSPRNG output (≈0.2 µs).
@@ -58,7 +79,17 @@ function keyResolver(keys: KeyRing, purpose: KeyPurpose): JWTVerifyGetKey {
  */
 export function signTicket(
   keys: KeyRing,
-  input: { sessionId: string; room: string; serverId: string; name: string; ttlSeconds: number },
+  input: {
+    sessionId: string;
+    room: string;
+    serverId: string;
+    name: string;
+    ttlSeconds: number;
+    /** Default: the session id (open mode). */
+    identity?: string;
+    /** Default: OPEN_GRANTS. */
+    grants?: TicketGrants;
+  },
   now = Date.now(),
 ): { ticket: string; claims: TicketClaims } {
   const iat = Math.floor(now / 1000);
@@ -69,6 +100,8 @@ export function signTicket(
     name: input.name,
     jti: randomId(),
     exp: iat + input.ttlSeconds,
+    identity: input.identity ?? input.sessionId,
+    grants: input.grants ?? OPEN_GRANTS,
   };
   const kid = keys.current.kid;
   // The payload's JSON written out (every string through JSON.stringify, so it is the same
@@ -77,12 +110,31 @@ export function signTicket(
   const payload =
     `{"room":${JSON.stringify(claims.room)},"name":${JSON.stringify(claims.name)},"iss":"${ISSUER}",` +
     `"aud":${JSON.stringify(claims.serverId)},"sub":${JSON.stringify(claims.sessionId)},` +
-    `"jti":${JSON.stringify(claims.jti)},"iat":${iat},"exp":${claims.exp}}`;
+    `"jti":${JSON.stringify(claims.jti)},"iat":${iat},"exp":${claims.exp}` +
+    // Open mode's identity is the session id: left out, the reader defaults it.
+    (input.identity === undefined ? '' : `,"idn":${JSON.stringify(input.identity)}`) +
+    (input.grants === undefined ? '' : `,"grt":"${grantLetters(input.grants)}"`) +
+    '}';
   const signingInput = `${ticketHeader(kid)}.${Buffer.from(payload).toString('base64url')}`;
   const signature = createHmac('sha256', keys.derive('ticket', kid)!)
     .update(signingInput)
     .digest('base64url');
   return { ticket: `${signingInput}.${signature}`, claims };
+}
+
+/** Grants as letters (p publish, d data, m move, a admin): short, and one fixed order. */
+function grantLetters(grants: TicketGrants): string {
+  return `${grants.publish ? 'p' : ''}${grants.data ? 'd' : ''}${grants.move ? 'm' : ''}${grants.admin ? 'a' : ''}`;
+}
+
+function grantsOf(letters: unknown): TicketGrants {
+  if (typeof letters !== 'string') return OPEN_GRANTS;
+  return {
+    publish: letters.includes('p'),
+    data: letters.includes('d'),
+    move: letters.includes('m'),
+    admin: letters.includes('a'),
+  };
 }
 
 const headerCache = new Map<string, string>();
@@ -107,6 +159,8 @@ interface SignedTicket {
   iat: number | undefined;
   /** The media server ids it admits to (`aud`). */
   audience: unknown[];
+  identity: string;
+  grants: TicketGrants;
 }
 
 /**
@@ -145,7 +199,7 @@ function readTicket(keys: KeyRing, ticket: string): SignedTicket {
     throw new UsherError('TICKET_INVALID');
   const payload = decodeSegment(ticket.slice(first + 1, second));
   if (payload === undefined) throw new UsherError('TICKET_INVALID');
-  const { room, name, sub, jti, exp, iat, iss, aud } = payload;
+  const { room, name, sub, jti, exp, iat, iss, aud, idn, grt } = payload;
   if (
     iss !== ISSUER ||
     typeof room !== 'string' ||
@@ -153,7 +207,8 @@ function readTicket(keys: KeyRing, ticket: string): SignedTicket {
     typeof jti !== 'string' ||
     typeof exp !== 'number' ||
     (iat !== undefined && typeof iat !== 'number') ||
-    (typeof aud !== 'string' && !Array.isArray(aud))
+    (typeof aud !== 'string' && !Array.isArray(aud)) ||
+    (idn !== undefined && typeof idn !== 'string')
   ) {
     throw new UsherError('TICKET_INVALID');
   }
@@ -165,6 +220,8 @@ function readTicket(keys: KeyRing, ticket: string): SignedTicket {
     exp,
     iat,
     audience: Array.isArray(aud) ? aud : [aud],
+    identity: typeof idn === 'string' ? idn : sub,
+    grants: grantsOf(grt),
   };
 }
 
@@ -178,10 +235,10 @@ export function verifyTicket(
   serverId: string,
   now = Date.now(),
 ): TicketClaims {
-  const { sessionId, room, name, jti, exp, audience } = readTicket(keys, ticket);
+  const { sessionId, room, name, jti, exp, audience, identity, grants } = readTicket(keys, ticket);
   if (exp * 1000 + CLOCK_TOLERANCE_S * 1000 <= now) throw new UsherError('TICKET_EXPIRED');
   if (!audience.includes(serverId)) throw new UsherError('TICKET_WRONG_SERVER');
-  return { sessionId, room, serverId, name, jti, exp };
+  return { sessionId, room, serverId, name, jti, exp, identity, grants };
 }
 
 /**
@@ -198,6 +255,25 @@ export function resumedSessionId(
   maxAgeSeconds: number,
   now = Date.now(),
 ): string {
+  return readResumeProof(keys, ticket, room, maxAgeSeconds, now).sessionId;
+}
+
+/** What a valid resume proof carries over to the next ticket: the session and who holds it. */
+export interface ResumedSession {
+  sessionId: string;
+  identity: string;
+  name: string;
+  grants: TicketGrants;
+}
+
+/** As resumedSessionId, with the identity, name and grants the proof's ticket carried. */
+export function readResumeProof(
+  keys: KeyRing,
+  ticket: string,
+  room: string,
+  maxAgeSeconds: number,
+  now = Date.now(),
+): ResumedSession {
   let read: SignedTicket;
   try {
     read = readTicket(keys, ticket);
@@ -207,7 +283,7 @@ export function resumedSessionId(
   const ageSeconds = read.iat === undefined ? Number.NaN : now / 1000 - read.iat;
   if (read.room !== room || !(ageSeconds <= maxAgeSeconds && ageSeconds >= -CLOCK_TOLERANCE_S))
     throw new UsherError('BAD_RESUME');
-  return read.sessionId;
+  return { sessionId: read.sessionId, identity: read.identity, name: read.name, grants: read.grants };
 }
 
 /** A base64url JSON object segment, or undefined when it is anything else. */

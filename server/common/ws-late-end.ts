@@ -2,10 +2,10 @@
 // socket's 'end' and again on its 'close', by which time the receiver has finished. Node answers
 // a late `end()` by building an ERR_STREAM_ALREADY_FINISHED error, with a stack trace captured
 // at unlimited depth, and dropping it (ws passes no callback): nothing happens but the cost,
-// ≈ 13 µs of CPU per closed connection on a bare ws server (94 → 79 µs per
-// connect-request-close in an A/B run, docs/PERFORMANCE.md). Both Usher servers close a
-// WebSocket per join, so they skip that one call. The socket's own late `end()` (ws's
-// socketOnEnd) costs the same once more; it is a net.Socket method and stays as it is.
+// a measurable share of a bare ws server's connect-request-close (docs/PERFORMANCE.md).
+// Both Usher servers close a WebSocket per join, so they skip that one call. The socket's own
+// late `end()` (ws's socketOnEnd) costs the same once more; it is a net.Socket method and
+// stays as it is.
 import * as ws from 'ws';
 
 type End = (this: LateEndTarget, ...args: unknown[]) => unknown;

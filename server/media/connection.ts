@@ -45,6 +45,7 @@ const PING = /^\{"type":"ping",(?:"v":1,)?"seq":(0|[1-9][0-9]{0,14})\}$/;
 export class MediaConnection {
   peerId = '';
   name = '';
+  identity = '';
   room = '';
   private state: State = 'new';
   private lastSeen: number;
@@ -219,6 +220,7 @@ export class MediaConnection {
     this.room = claims.room;
     this.peerId = claims.sessionId;
     this.name = claims.name;
+    this.identity = claims.identity;
     this.signalPrefix = `{"type":"signal","v":1,"from":${JSON.stringify(claims.sessionId)},"data":`;
     this.state = 'joined';
     clearTimeout(this.timer);
@@ -226,6 +228,16 @@ export class MediaConnection {
     this.timer = setTimeout(() => this.onIdleCheck(), ctx.idleTimeoutMs);
     this.timer.unref();
 
+    // One identity in a room at a time: another session of it (a second tab, a second device)
+    // is replaced, and the others see it leave; the same session reconnecting is handled below.
+    const sameIdentity = ctx.rooms.holderOf(this.room, this.identity);
+    // (Its end tells the others it left before this one is announced.)
+    if (sameIdentity !== undefined && sameIdentity.peerId !== this.peerId)
+      sameIdentity.fail(
+        'SESSION_REPLACED',
+        undefined,
+        'the same identity joined this room from another session',
+      );
     const previous = ctx.rooms.add(this.room, this);
     // The same session reconnected: the old socket goes quietly (no peer.left), and the
     // peer.joined below tells the others it is back, which is their cue to ICE-restart.
@@ -290,7 +302,7 @@ export class MediaConnection {
     const wasJoined = this.state === 'joined';
     this.state = 'gone';
     clearTimeout(this.timer);
-    if (wasJoined && this.ctx.rooms.remove(this.room, this)) {
+    if (wasJoined && this.ctx.rooms.remove(this.room, this, reason)) {
       this.broadcast(
         `{"type":"peer.left","v":1,"peerId":${JSON.stringify(this.peerId)},"reason":"${reason}"}`,
       );

@@ -90,7 +90,7 @@ function setup(
 ) {
   const { logger, records } = captureLogger();
   let client: ControlClient | undefined;
-  const rooms = new RoomRegistry<{ peerId: string; name: string }>({
+  const rooms = new RoomRegistry<{ peerId: string; name: string; identity: string }>({
     opened: (room) => client?.roomOpened(room),
     closed: (room) => client?.roomClosed(room),
   });
@@ -246,7 +246,7 @@ describe('control client', () => {
     let broker = await FakeBroker.start();
     t.after(() => broker.stop());
     const { rooms, records, start } = setup(t, broker.url);
-    const a = { peerId: 'a', name: '' };
+    const a = { peerId: 'a', name: '', identity: 'a' };
     rooms.add('r0', a);
     const client = start();
 
@@ -273,7 +273,7 @@ describe('control client', () => {
       'registered log line names the broker',
     );
 
-    const b = { peerId: 'b', name: '' };
+    const b = { peerId: 'b', name: '', identity: 'b' };
     rooms.add('r1', b); // opened
     rooms.remove('r0', a); // closed
     rooms.add('r2', a); // opened and closed again before the report: not reported
@@ -299,7 +299,7 @@ describe('control client', () => {
     const port = broker.port;
     await broker.stop();
     await until(() => !client.registered, 'the client to notice');
-    rooms.add('r3', { peerId: 'c', name: '' });
+    rooms.add('r3', { peerId: 'c', name: '', identity: 'c' });
     broker = await FakeBroker.start(port);
     const again = await broker.next('register');
     assert.deepEqual(again.msg.rooms, [
@@ -388,5 +388,54 @@ describe('control client', () => {
     const load = await broker.next('load', (m) => m.draining === true);
     assert.deepEqual(load.msg.opened, ['jam']);
     assert.equal(server.stats().draining, true);
+  });
+});
+
+describe('control client: participants', () => {
+  test('a leave of a join not yet reported goes in a later report; the broker can apply left, then joined', async (t) => {
+    const broker = await FakeBroker.start();
+    t.after(() => broker.stop());
+    const { start } = setup(t, broker.url);
+    const client = start();
+    const { socket } = await broker.next('register');
+    broker.registered(socket, 60_000);
+    await until(() => client.registered, 'registered');
+    const entry = { room: 'lobby', peerId: 'p1', identity: 'p1', name: 'Ada', joinedAt: 1000 };
+    client.memberJoined(entry);
+    client.memberLeft({ room: 'lobby', peerId: 'p1', joinedAt: 1000, reason: 'left' });
+    client.memberJoined({ ...entry, joinedAt: 2000 });
+    client.reportNow();
+    const first = (await broker.next('load')).msg;
+    assert.deepEqual([first.left, first.joined], [undefined, [entry]]);
+    const second = (await broker.next('load')).msg;
+    assert.deepEqual(second.left, [{ room: 'lobby', peerId: 'p1', joinedAt: 1000, reason: 'left' }]);
+    assert.deepEqual(second.joined, [{ ...entry, joinedAt: 2000 }]);
+  });
+
+  test('more changes than one report holds go in several reports at once, in order', async (t) => {
+    const broker = await FakeBroker.start();
+    t.after(() => broker.stop());
+    const { start } = setup(t, broker.url);
+    const client = start();
+    const { socket } = await broker.next('register');
+    broker.registered(socket, 60_000);
+    await until(() => client.registered, 'registered');
+    for (let index = 0; index < 2500; index++)
+      client.memberJoined({
+        room: 'big',
+        peerId: `p${index}`,
+        identity: `u${index}`,
+        name: '',
+        joinedAt: index,
+      });
+    // Every 1000 changes go at once; the rest wait for the next report.
+    const sizes: number[] = [];
+    for (let report = 0; report < 2; report++)
+      sizes.push(((await broker.next('load')).msg.joined as unknown[] | undefined)?.length ?? 0);
+    assert.deepEqual(sizes, [1000, 1000]);
+    client.reportNow();
+    const rest = (await broker.next('load')).msg.joined as { peerId: string }[];
+    assert.equal(rest.length, 500);
+    assert.equal(rest[0]?.peerId, 'p2000');
   });
 });

@@ -8,9 +8,14 @@ import { Limits } from '../../shared/protocol/common.ts';
 import {
   type Capacity,
   ControlOutbound,
+  type ControlParticipant,
+  type ControlParticipantLeft,
   type LoadReport,
+  MAX_REGISTERED_PARTICIPANTS,
+  MAX_REPORTED_PARTICIPANTS,
   type Register,
   type Registered,
+  type RemoveParticipant,
   type RoomMigrate,
 } from '../../shared/protocol/control.ts';
 import { JitterBackoffPolicy, type ReconnectPolicy } from '../../shared/reconnect-policy.ts';
@@ -23,6 +28,8 @@ export interface ControlSnapshot {
   rooms: number;
   draining: boolean;
   roomList: { room: string; peers: number }[];
+  /** Every member of every live room (for register); none when absent. */
+  members?(): ControlParticipant[];
 }
 
 export interface ControlClientOptions {
@@ -34,12 +41,16 @@ export interface ControlClientOptions {
   readonly keys: KeyRing;
   readonly logger: Logger;
   readonly capacity: Capacity;
+  /** Epoch ms this server process started (sent in register). */
+  readonly startedAt?: number;
   /** Current load; called at register time and on every heartbeat. */
   snapshot(): ControlSnapshot;
   /** The broker (an admin) asked this server to drain. */
   onDrain(): void;
   /** The broker moved this room to another server (or another holds it): send its members `migrate`. */
   onMigrateRoom?(room: string, reason: RoomMigrate['reason']): void;
+  /** The server API removed a participant (or closed its room): close its connections with PARTICIPANT_REMOVED. */
+  onRemoveParticipant?(room: string, identity: string, reason: RemoveParticipant['reason']): void;
   /** When to reconnect after the channel is lost; default `new JitterBackoffPolicy(CONTROL_BACKOFF)`. */
   readonly reconnect?: ReconnectPolicy;
   /** No `registered` within this long after `register` ⇒ reconnect. Default 10 000. */
@@ -72,6 +83,10 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_WAIT_MS = 500;
 const decoder = createDecoder(ControlOutbound);
 
+function membershipKey(member: { room: string; peerId: string; joinedAt: number }): string {
+  return `${member.room}\n${member.peerId}\n${member.joinedAt}`;
+}
+
 /** ws(s)://<broker host>/v1/control for an http(s) broker URL. */
 export function controlUrl(brokerUrl: string): string {
   const url = new URL(brokerUrl);
@@ -92,6 +107,14 @@ export class ControlClient {
   /** Rooms opened/closed since the last report (the register carries the full list). */
   private readonly opened = new Set<string>();
   private readonly closed = new Set<string>();
+  /**
+   * Memberships that ended and began since the last report, sent in that order. Kept only
+   * while registering or registered (a register carries every member); `unsent` holds the
+   * joins not yet sent, so a leave of one is reported after it, never in the same report.
+   */
+  private left: ControlParticipantLeft[] = [];
+  private joined: ControlParticipant[] = [];
+  private readonly unsent = new Set<string>();
   private socket: WebSocket | undefined;
   private timer: TimerHandle | undefined;
   private heartbeat: Registered['heartbeat'] | undefined;
@@ -125,6 +148,31 @@ export class ControlClient {
   /** A room emptied (reported in the next load's `closed`). */
   roomClosed(room: string): void {
     if (!this.opened.delete(room)) this.closed.add(room);
+  }
+
+  /** A member joined a room here (reported in the next load's `joined`). */
+  memberJoined(member: ControlParticipant): void {
+    if (this.state !== 'registering' && this.state !== 'registered') return;
+    this.joined.push(member);
+    this.unsent.add(membershipKey(member));
+    this.bound();
+  }
+
+  /** A member left (reported in the next load's `left`, after its own `joined`). */
+  memberLeft(member: ControlParticipantLeft): void {
+    if (this.state !== 'registering' && this.state !== 'registered') return;
+    const key = membershipKey(member);
+    if (this.unsent.has(key)) {
+      if (this.state === 'registered') this.reportNow();
+      if (this.unsent.has(key)) {
+        // Registering: the broker never hears of this membership at all.
+        this.unsent.delete(key);
+        this.joined = this.joined.filter((joined) => membershipKey(joined) !== key);
+        return;
+      }
+    }
+    this.left.push(member);
+    this.bound();
   }
 
   /** Sends a load report now (draining changed). No-op while not registered. */
@@ -188,6 +236,11 @@ export class ControlClient {
     // The register carries the full room list: deltas start again from here.
     this.opened.clear();
     this.closed.clear();
+    this.left = [];
+    const members = snapshot.members?.() ?? [];
+    this.joined = members.slice(MAX_REGISTERED_PARTICIPANTS);
+    this.unsent.clear();
+    for (const member of this.joined) this.unsent.add(membershipKey(member));
     const message: Register = {
       type: 'register',
       v: 1,
@@ -195,8 +248,10 @@ export class ControlClient {
       url: options.url,
       token,
       capacity: options.capacity,
+      ...(options.startedAt === undefined ? {} : { startedAt: options.startedAt }),
       draining: snapshot.draining,
       rooms: snapshot.roomList,
+      ...(snapshot.members === undefined ? {} : { members: members.slice(0, MAX_REGISTERED_PARTICIPANTS) }),
     };
     socket.send(JSON.stringify(message));
     this.setTimer(() => {
@@ -225,6 +280,9 @@ export class ControlClient {
       case 'migrate':
         this.options.onMigrateRoom?.(msg.room, msg.reason);
         break;
+      case 'remove':
+        this.options.onRemoveParticipant?.(msg.room, msg.identity, msg.reason);
+        break;
       case 'error':
         // Only the code: the broker's message might echo what we sent.
         this.options.logger.warn({ code: msg.code }, 'broker refused the control channel; retrying');
@@ -246,6 +304,8 @@ export class ControlClient {
     this.heartbeat = msg.heartbeat;
     this.setTimer(() => this.tick(socket), msg.heartbeat.intervalMs);
     this.options.logger.info({ broker: this.options.brokerUrl }, 'registered with broker');
+    // Members beyond the register's share, and joins and leaves while it was answered.
+    if (this.joined.length > 0 || this.left.length > 0) this.sendLoad(socket);
   }
 
   private tick(socket: WebSocket): void {
@@ -265,18 +325,50 @@ export class ControlClient {
 
   private sendLoad(socket: WebSocket): void {
     const snapshot = this.options.snapshot();
-    const report: LoadReport = {
-      type: 'load',
-      v: 1,
-      peers: snapshot.peers,
-      rooms: snapshot.rooms,
-      draining: snapshot.draining,
-      opened: [...this.opened],
-      closed: [...this.closed],
-    };
+    let opened = [...this.opened];
+    let closed = [...this.closed];
     this.opened.clear();
     this.closed.clear();
-    socket.send(JSON.stringify(report));
+    // Several reports when the changes exceed one's bounds: in order, so a leave follows its join.
+    do {
+      const left =
+        this.left.length <= MAX_REPORTED_PARTICIPANTS
+          ? this.left
+          : this.left.slice(0, MAX_REPORTED_PARTICIPANTS);
+      this.left = left === this.left ? [] : this.left.slice(MAX_REPORTED_PARTICIPANTS);
+      const joined =
+        this.left.length > 0
+          ? []
+          : this.joined.length <= MAX_REPORTED_PARTICIPANTS
+            ? this.joined
+            : this.joined.slice(0, MAX_REPORTED_PARTICIPANTS);
+      this.joined = joined === this.joined ? [] : this.joined.slice(joined.length);
+      for (const member of joined) this.unsent.delete(membershipKey(member));
+      const report: LoadReport = {
+        type: 'load',
+        v: 1,
+        peers: snapshot.peers,
+        rooms: snapshot.rooms,
+        draining: snapshot.draining,
+        opened,
+        closed,
+        ...(left.length === 0 ? {} : { left }),
+        ...(joined.length === 0 ? {} : { joined }),
+      };
+      opened = [];
+      closed = [];
+      socket.send(JSON.stringify(report));
+    } while (this.left.length > 0 || this.joined.length > 0);
+  }
+
+  /** Changes beyond one report's bounds go at once (while registering, they wait: see memberLeft). */
+  private bound(): void {
+    const pending = this.left.length + this.joined.length;
+    if (pending < MAX_REPORTED_PARTICIPANTS) return;
+    if (this.state === 'registered') this.reportNow();
+    // A register unanswered under heavy churn: start over with a fresh register (the full list).
+    else if (pending > 10 * MAX_REPORTED_PARTICIPANTS && this.socket !== undefined)
+      this.end(this.socket, 'report-overflow');
   }
 
   /** Cuts the socket at once; its close event schedules the retry. */

@@ -1,12 +1,13 @@
 // Public entry of the media/signaling server: fills in defaults, starts the HTTP/WS
 // server, and (when brokers are configured) one control channel per broker that registers it.
-import type { Capacity } from '../../shared/protocol/control.ts';
+import type { Capacity, ControlParticipant } from '../../shared/protocol/control.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import type { TlsSource } from '../common/tls.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { MediaConnection } from './connection.ts';
 import { type ControlClient, createControlClient } from './control-client.ts';
+import { Participants } from './participants.ts';
 import { RoomRegistry } from './rooms.ts';
 import { MEDIA_PATH, startServer } from './server.ts';
 
@@ -76,12 +77,27 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
   const host = options.host ?? '127.0.0.1';
   const capacity: Capacity = { ...DEFAULT_CAPACITY, ...definedOnly(options.capacity ?? {}) };
   const controls: ControlClient[] = [];
+  const now = options.now ?? Date.now;
+  const participants = new Participants(now);
+  const startedAt = now();
   const rooms = new RoomRegistry<MediaConnection>({
     opened: (room) => {
       for (const control of controls) control.roomOpened(room);
     },
     closed: (room) => {
       for (const control of controls) control.roomClosed(room);
+    },
+    added: (room, member, previous) => {
+      if (previous !== undefined) {
+        participants.continued(previous, member);
+        return;
+      }
+      const entry = participants.joined(room, member);
+      for (const control of controls) control.memberJoined(entry);
+    },
+    removed: (room, member, how) => {
+      const entry = participants.left(room, member, how);
+      for (const control of controls) control.memberLeft(entry);
     },
   });
   const server = await startServer({
@@ -96,12 +112,13 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     drainGraceMs: options.drainGraceMs ?? 10_000,
     headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
     rateLimit: { ...DEFAULT_RATE_LIMIT, ...definedOnly(options.rateLimit ?? {}) },
-    now: options.now ?? Date.now,
+    now,
     rooms,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     onDraining: () => {
       for (const control of controls) control.reportNow();
     },
+    onRemoving: (member) => participants.markRemoving(member),
   });
   const port = server.port;
   const url =
@@ -123,17 +140,28 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
       keys: options.keys,
       logger,
       capacity,
+      startedAt,
       snapshot: () => ({
         peers: rooms.peerCount,
         rooms: rooms.roomCount,
         draining: server.stats().draining,
         roomList: [...rooms.list()],
+        members: () => {
+          const members: ControlParticipant[] = [];
+          for (const { room } of rooms.list())
+            for (const member of rooms.members(room))
+              if (member.joined) members.push(participants.entry(room, member));
+          return members;
+        },
       }),
       onDrain: () => {
         server.drain().catch((error: unknown) => logger.error({ err: error }, 'drain failed'));
       },
       onMigrateRoom: (room) => {
         server.migrateRoom(room);
+      },
+      onRemoveParticipant: (room, identity) => {
+        server.removeParticipant(room, identity);
       },
     });
     controls.push(control);

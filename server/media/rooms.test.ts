@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RoomRegistry } from './rooms.ts';
 
-const member = (peerId: string, name = peerId) => ({ peerId, name });
+const member = (peerId: string, name = peerId) => ({ peerId, name, identity: peerId });
 
 test('add, get, members in join order, list and counts', () => {
   const rooms = new RoomRegistry<ReturnType<typeof member>>();

@@ -6,20 +6,31 @@ import type { Capacity } from '../../shared/protocol/control.ts';
 export interface Member {
   readonly peerId: string;
   readonly name: string;
+  /** The application's user id (token mode) or the peer id: one per room at a time. */
+  readonly identity: string;
 }
 
-export interface RoomHooks {
+/** How a member left, as its connection saw it. */
+export type Departure = 'left' | 'disconnected';
+
+export interface RoomHooks<M extends Member = Member> {
   /** A room got its first peer. */
   opened?(room: string): void;
   /** A room lost its last peer (and was deleted). */
   closed?(room: string): void;
+  /** A member joined (before `opened` of a new room has told anyone else). `replaced`: its own earlier connection. */
+  added?(room: string, member: M, replaced: M | undefined): void;
+  /** A member that was the current holder of its peer id left (before `closed`). */
+  removed?(room: string, member: M, how: Departure): void;
 }
 
 export class RoomRegistry<M extends Member> {
   private readonly rooms = new Map<string, Map<string, M>>();
+  /** Per room, the member holding each identity. */
+  private readonly identities = new Map<string, Map<string, M>>();
   private peers = 0;
 
-  constructor(private readonly hooks: RoomHooks = {}) {}
+  constructor(private readonly hooks: RoomHooks<M> = {}) {}
 
   get roomCount(): number {
     return this.rooms.size;
@@ -42,6 +53,11 @@ export class RoomRegistry<M extends Member> {
     return (this.rooms.get(room) ?? EMPTY).values() as IterableIterator<M>;
   }
 
+  /** The member of `room` holding `identity`, if any. */
+  holderOf(room: string, identity: string): M | undefined {
+    return this.identities.get(room)?.get(identity);
+  }
+
   /** Every live room with its peer count (for register). */
   *list(): IterableIterator<{ room: string; peers: number }> {
     for (const [room, members] of this.rooms) yield { room, peers: members.size };
@@ -60,18 +76,29 @@ export class RoomRegistry<M extends Member> {
     }
     const previous = members.get(member.peerId);
     members.set(member.peerId, member);
+    let identities = this.identities.get(room);
+    if (identities === undefined) {
+      identities = new Map();
+      this.identities.set(room, identities);
+    }
+    identities.set(member.identity, member);
     if (previous === undefined) this.peers += 1;
+    this.hooks.added?.(room, member, previous);
     return previous;
   }
 
   /** Removes `member` only if it is still the current holder of its peer id; true if removed. */
-  remove(room: string, member: M): boolean {
+  remove(room: string, member: M, how: Departure = 'disconnected'): boolean {
     const members = this.rooms.get(room);
     if (members === undefined || members.get(member.peerId) !== member) return false;
     members.delete(member.peerId);
+    const identities = this.identities.get(room);
+    if (identities?.get(member.identity) === member) identities.delete(member.identity);
     this.peers -= 1;
+    this.hooks.removed?.(room, member, how);
     if (members.size === 0) {
       this.rooms.delete(room);
+      this.identities.delete(room);
       this.hooks.closed?.(room);
     }
     return true;

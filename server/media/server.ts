@@ -18,6 +18,7 @@ import type { RateLimitOptions } from '../common/token-bucket.ts';
 import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
 import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
 import { MediaConnection } from './connection.ts';
+import { identityOf } from './participants.ts';
 import type { RoomRegistry } from './rooms.ts';
 
 export const MEDIA_PATH = '/v1/media';
@@ -44,6 +45,8 @@ export interface ServerConfig {
   readonly tls?: TlsSource;
   /** Draining just started (so the broker hears of it at once). */
   onDraining(): void;
+  /** The member is about to be closed by the server API (so its leave is reported as `removed`). */
+  onRemoving?(member: MediaConnection): void;
 }
 
 export interface ServerHandle {
@@ -51,6 +54,8 @@ export interface ServerHandle {
   stats(): { rooms: number; peers: number; draining: boolean };
   /** The room now lives on another server: its members are asked to go back to the broker. Returns how many. */
   migrateRoom(room: string): number;
+  /** Closes every connection in `room` whose identity is `identity` with PARTICIPANT_REMOVED. Returns how many. */
+  removeParticipant(room: string, identity: string): number;
   drain(): Promise<void>;
   /** Reads the TLS files again for new connections; false when not TLS or the files are bad. */
   reloadTls(): boolean;
@@ -211,11 +216,25 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
     return told;
   }
 
+  function removeParticipant(room: string, identity: string): number {
+    const removed = [...rooms.members(room)].filter(
+      (member) => member.joined && identityOf(member) === identity,
+    );
+    for (const member of removed) {
+      config.onRemoving?.(member);
+      member.fail('PARTICIPANT_REMOVED');
+    }
+    if (removed.length > 0)
+      logger.info({ room, peers: removed.length }, 'participant removed by the server API');
+    return removed.length;
+  }
+
   return {
     port,
     stats,
     migrateRoom,
     reloadTls: () => tls !== undefined && 'setSecureContext' in http && reloadTls(http, tls, logger),
+    removeParticipant,
     drain() {
       drainPromise ??= drainNow();
       return drainPromise;

@@ -8,6 +8,7 @@ import type { JoinGrants } from '../../shared/protocol/join-token.ts';
 import { WEBHOOK_TOKEN_TYPE, WebhookEvent } from '../../shared/protocol/webhooks.ts';
 import { readHs256 } from '../common/compact-jws.ts';
 import { type ApiKey, ApiKeys, signJoinToken } from '../common/join-token.ts';
+import { DEFAULT_SERVER_TOKEN_TTL_S, signServerToken } from '../common/server-token.ts';
 
 export { DEFAULT_GRANTS, type JoinGrant, type JoinGrants } from '../../shared/protocol/join-token.ts';
 export {
@@ -62,6 +63,23 @@ export function createJoinToken(options: CreateJoinTokenOptions): string {
     },
     options.now,
   );
+}
+
+export interface CreateServerTokenOptions {
+  /** One of the keys in the broker's USHER_API_KEYS. */
+  apiKey: ApiKey;
+  /** Default 300, at most 3600. */
+  ttlSeconds?: number;
+  /** Clock, epoch ms (tests). */
+  now?: number;
+}
+
+/**
+ * A bearer token for the server API (`Authorization: Bearer <token>` on `/v1/rooms…`): mint
+ * one per batch of calls, it lasts minutes. Never give it to a browser: it can remove anyone.
+ */
+export function createServerToken(options: CreateServerTokenOptions): string {
+  return signServerToken(options.apiKey, options.ttlSeconds ?? DEFAULT_SERVER_TOKEN_TTL_S, options.now);
 }
 
 /** Remembers webhook event ids for as long as their signatures could be accepted. */

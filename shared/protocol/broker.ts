@@ -15,6 +15,7 @@ import {
   Version,
   WsUrl,
 } from './common.ts';
+import { JOIN_TOKEN_MAX_CHARS } from './join-token.ts';
 
 export const SessionRequest = Type.Object(
   {
@@ -30,6 +31,11 @@ export const SessionRequest = Type.Object(
      * `session.assigned` for this room, which proves the session is the caller's.
      */
     resume: Type.Optional(Ticket),
+    /**
+     * The join token from the application's backend (token mode). Not needed with a valid
+     * `resume`; over HTTP it may come as `Authorization: Bearer <token>` instead.
+     */
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: JOIN_TOKEN_MAX_CHARS })),
   },
   { additionalProperties: false },
 );

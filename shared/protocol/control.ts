@@ -2,12 +2,53 @@
 // server dials the broker, proves the shared secret with a short-lived token, announces
 // its public URL and current rooms, then reports load on every heartbeat.
 import Type, { type Static } from 'typebox';
-import { ErrorMessage, RoomName, ServerId, Version, WsUrl } from './common.ts';
+import { DisplayName, ErrorMessage, RoomName, ServerId, SessionId, Version, WsUrl } from './common.ts';
+import { Identity } from './join-token.ts';
 
 export const RoomLoad = Type.Object(
   { room: RoomName, peers: Type.Integer({ minimum: 0 }) },
   { additionalProperties: false },
 );
+
+/** Most participants one report or register carries; a media server reports early rather than exceed it. */
+export const MAX_REPORTED_PARTICIPANTS = 1000;
+
+/** Most members a register carries (within the control frame limit). */
+export const MAX_REGISTERED_PARTICIPANTS = 4000;
+
+/** A member of a room on the reporting server (`joinedAt`: epoch ms on that server's clock). */
+export const ControlParticipant = Type.Object(
+  {
+    room: RoomName,
+    peerId: SessionId,
+    identity: Identity,
+    name: DisplayName,
+    joinedAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ControlParticipant = Static<typeof ControlParticipant>;
+
+/** Why a member left: on its own (`left`), removed by the server API, replaced by its identity, or its connection dropped. */
+export const LeaveReason = Type.Union([
+  Type.Literal('left'),
+  Type.Literal('removed'),
+  Type.Literal('replaced'),
+  Type.Literal('lost'),
+]);
+export type LeaveReason = Static<typeof LeaveReason>;
+
+/** A membership that ended: `joinedAt` names which one (a peer id may rejoin). */
+export const ControlParticipantLeft = Type.Object(
+  {
+    room: RoomName,
+    peerId: SessionId,
+    joinedAt: Type.Integer({ minimum: 0 }),
+    reason: LeaveReason,
+  },
+  { additionalProperties: false },
+);
+export type ControlParticipantLeft = Static<typeof ControlParticipantLeft>;
 
 export const Capacity = Type.Object(
   {
@@ -29,8 +70,15 @@ export const Register = Type.Object(
     token: Type.String({ minLength: 1, maxLength: 2048 }),
     capacity: Capacity,
     draining: Type.Boolean(),
+    /** Epoch ms the media server process started: with `id`, names this server's life (webhook ids). */
+    startedAt: Type.Optional(Type.Integer({ minimum: 0 })),
     /** Rooms live on this server now: lets a restarted broker rebuild its pins. */
     rooms: Type.Array(RoomLoad, { maxItems: 100_000 }),
+    /**
+     * Members of those rooms, so a restarted broker rebuilds who is where: the first
+     * MAX_REGISTERED_PARTICIPANTS here, the rest as `joined` in the reports that follow at once.
+     */
+    members: Type.Optional(Type.Array(ControlParticipant, { maxItems: MAX_REGISTERED_PARTICIPANTS })),
   },
   { additionalProperties: false },
 );
@@ -47,6 +95,13 @@ export const LoadReport = Type.Object(
     /** Rooms that opened or emptied since the previous report. */
     opened: Type.Array(RoomName, { maxItems: 100_000 }),
     closed: Type.Array(RoomName, { maxItems: 100_000 }),
+    /**
+     * Memberships that ended, then memberships that began, since the previous report. A `left`
+     * never names a membership of the same report's `joined` (the server reports first), so the
+     * broker applies `left` before `joined`.
+     */
+    left: Type.Optional(Type.Array(ControlParticipantLeft, { maxItems: MAX_REPORTED_PARTICIPANTS })),
+    joined: Type.Optional(Type.Array(ControlParticipant, { maxItems: MAX_REPORTED_PARTICIPANTS })),
   },
   { additionalProperties: false },
 );
@@ -92,8 +147,24 @@ export const RoomMigrate = Type.Object(
 );
 export type RoomMigrate = Static<typeof RoomMigrate>;
 
+/**
+ * The server API removes a participant (`removed`) or closes the room (`closed`): every member
+ * of the room with this identity gets PARTICIPANT_REMOVED and its connection is closed.
+ */
+export const RemoveParticipant = Type.Object(
+  {
+    type: Type.Literal('remove'),
+    v: Version,
+    room: RoomName,
+    identity: Identity,
+    reason: Type.Union([Type.Literal('removed'), Type.Literal('closed')]),
+  },
+  { additionalProperties: false },
+);
+export type RemoveParticipant = Static<typeof RemoveParticipant>;
+
 /** Everything the broker may send a media server (`error` refuses a registration or a frame). */
-export const ControlOutbound = Type.Union([Registered, Drain, RoomMigrate, ErrorMessage]);
+export const ControlOutbound = Type.Union([Registered, Drain, RoomMigrate, RemoveParticipant, ErrorMessage]);
 export type ControlOutbound = Static<typeof ControlOutbound>;
 
 export { ServerId };

@@ -113,9 +113,29 @@ describe('usher CLI', () => {
     assert.doesNotMatch(result.stderr, /hunter2/);
   });
 
+  test('broker in token mode (the default) without USHER_API_KEYS refuses to start, saying what to set', () => {
+    const result = usher(['broker', '--port', '0'], { USHER_SECRET: SECRET });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /USHER_API_KEYS is not set/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    const bad = usher(['broker', '--auth', 'maybe'], { USHER_SECRET: SECRET });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--auth must be token or open/);
+    const devOpen = usher(['broker', '--auth', 'open', '--dev-token-endpoint'], { USHER_SECRET: SECRET });
+    assert.equal(devOpen.status, 2);
+    assert.match(devOpen.stderr, /--dev-token-endpoint needs --auth token/);
+  });
+
   test('broker --help documents the rate limit and the metrics token', () => {
     const result = usher(['broker', '--help']);
-    for (const pattern of [/--rate-limit-per-min <n>/, /--rate-limit-burst <n>/, /USHER_METRICS_TOKEN/])
+    for (const pattern of [
+      /--rate-limit-per-min <n>/,
+      /--rate-limit-burst <n>/,
+      /USHER_METRICS_TOKEN/,
+      /--auth <value>/,
+      /USHER_API_KEYS/,
+      /--dev-token-endpoint/,
+    ])
       assert.match(result.stdout, pattern);
   });
 });

@@ -44,7 +44,15 @@ async function startSharedBroker(t: TestContext, redis: TestRedis, port = 0): Pr
   let broker: Broker;
   try {
     assert.equal(await pins.ready(5000), true, 'broker connected to redis');
-    broker = await createBroker({ port, keys, logger, pins, heartbeat: HEARTBEAT, rateLimit: false });
+    broker = await createBroker({
+      port,
+      keys,
+      auth: { mode: 'open' },
+      logger,
+      pins,
+      heartbeat: HEARTBEAT,
+      rateLimit: false,
+    });
   } catch (error) {
     await pins.close();
     throw error;
@@ -272,7 +280,8 @@ describe('the usher CLI with several brokers', () => {
 /** Runs `usher …` with the test secret; killed after the test. Returns its output so far. */
 function usher(t: TestContext, args: string[], env: Record<string, string> = {}): () => string {
   const child: ChildProcess = spawn(process.execPath, [bin, ...args], {
-    env: { PATH: process.env.PATH ?? '', USHER_SECRET: SECRET, ...env },
+    // Open admission: these clients send no join tokens (admission has its own tests).
+    env: { PATH: process.env.PATH ?? '', USHER_SECRET: SECRET, USHER_AUTH: 'open', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

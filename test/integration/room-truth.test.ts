@@ -318,6 +318,15 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     t.diagnostic(metricsLine('broker', metrics));
 
     assert.equal(membersAwaySamples, 0, 'every member stayed joined: the call went on');
+    assert.ok(
+      readiness.includes(503),
+      'a frozen store makes the broker not ready (a front stops sending it joins)',
+    );
+    await waitUntil(
+      async () => (await httpStatus(`${broker.url}/readyz`)) === 200,
+      'ready again after the thaw',
+      10_000,
+    );
     assert.deepEqual(placement(members), before, 'the members stayed where they were');
     assertNoSplits(sampler, newcomers);
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('broker', metrics)}`);

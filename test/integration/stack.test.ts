@@ -82,6 +82,26 @@ test('usher stack starts a broker and 3 media servers, prints the URL, and stops
   const page = await fetch(`http://127.0.0.1:${ports.broker}/`);
   assert.equal(page.status, 200, 'the broker serves the web app (built by the test runner before this)');
 
+  // Token mode with the dev token endpoint: no token is refused, the endpoint's token admits.
+  const base = `http://127.0.0.1:${ports.broker}`;
+  const request = { type: 'session.request', v: 1, id: 'r1', room: 'lobby' };
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  const refused = await post('/v1/sessions', request);
+  assert.equal(refused.status, 401);
+  assert.equal(((await refused.json()) as { code: string }).code, 'TOKEN_MISSING');
+  const minted = (await (await post('/dev/token', { room: 'lobby', name: 'Ada' })).json()) as {
+    token: string;
+  };
+  assert.equal(typeof minted.token, 'string');
+  const admitted = await post('/v1/sessions', request, { authorization: `Bearer ${minted.token}` });
+  assert.equal(admitted.status, 200);
+  assert.match(output, /DEV TOKEN ENDPOINT IS ON/);
+
   stack.kill('SIGINT');
   assert.equal(await exited, 0);
   await until('every child to exit', () => (pids.every((pid) => !alive(pid)) ? true : undefined), 10_000);

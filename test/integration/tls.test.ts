@@ -54,7 +54,12 @@ function spawnUsher(
   args: string[],
   env: Record<string, string> = {},
 ): FleetProcess {
-  const proc = new FleetProcess(name, process.execPath, [BIN, ...args], { USHER_SECRET: SECRET, ...env });
+  // USHER_AUTH open: these members send no join tokens (admission has its own tests).
+  const proc = new FleetProcess(name, process.execPath, [BIN, ...args], {
+    USHER_SECRET: SECRET,
+    USHER_AUTH: 'open',
+    ...env,
+  });
   t.after(() => proc.kill());
   proc.start();
   return proc;

@@ -1,13 +1,17 @@
-// The app's one piece of state: the current UsherSession and what the UI shows of it,
-// as immutable snapshots for React's useSyncExternalStore. Also the chat over data channels.
+// The app's one piece of state: the current UsherSession, the local media, and what the UI
+// shows of them, as immutable snapshots for React's useSyncExternalStore. App messages (chat,
+// each person's mic/camera state) travel over the session's data channels.
 import {
   type FailoverRecord,
   type PeerSummary,
   type SessionState,
   UsherClientError,
   UsherSession,
+  type UsherSessionOptions,
 } from '../sdk/index.ts';
-import { getLocalMedia, stopMedia } from './local-media.ts';
+import { type PeerQuality, QualitySampler, SpeakingMeter, UNKNOWN_QUALITY } from './call-metrics.ts';
+import { errorText, retryReason } from './format.ts';
+import { type DeviceChoice, LocalMedia, type LocalMediaState } from './local-media.ts';
 
 export interface ChatLine {
   id: number;
@@ -19,36 +23,75 @@ export interface ChatLine {
 }
 
 export type Banner =
-  | { kind: 'reconnecting'; from: string; reason: string }
+  | { kind: 'reconnecting'; reason: string }
   | { kind: 'moved'; record: FailoverRecord }
   | null;
 
+/** Waiting before the next attempt to reach a server. */
+export interface Waiting {
+  /** Epoch ms of the next attempt. */
+  until: number;
+  /** Why, in words, when it helps. */
+  reason: string | null;
+}
+
+/** What a peer told us about its media (app message); null fields until it did. */
+export interface PeerMediaState {
+  mic: boolean;
+  camera: boolean;
+  sharing: boolean;
+  music: string | null;
+}
+
+export interface PeerView extends PeerSummary {
+  media: PeerMediaState | null;
+  speaking: boolean;
+  quality: PeerQuality;
+}
+
+export type Phase = 'prejoin' | 'joining' | 'call' | 'ended';
+
 export interface CallSnapshot {
+  phase: Phase;
   state: SessionState;
+  /** Canonical room id (what the broker sees) and the name as the person typed it. */
   room: string;
+  roomName: string;
   name: string;
   peerId: string | null;
   serverId: string | null;
   serverUrl: string | null;
   address: string | null;
   rttMs: number | null;
-  peers: PeerSummary[];
-  localStream: MediaStream | null;
-  mediaNotice: string | null;
-  error: string | null;
+  peers: PeerView[];
+  media: LocalMediaState | null;
+  selfSpeaking: boolean;
+  /** Why the call ended or could not start, as a sentence, with its code. */
+  error: { code: string; text: string } | null;
   banner: Banner;
+  waiting: Waiting | null;
   chat: ChatLine[];
 }
 
-/** Wire format of a chat message on the 'usher' data channel. */
 interface ChatMessage {
   kind: 'chat';
   name: string;
   text: string;
 }
 
+interface StateMessage extends PeerMediaState {
+  kind: 'state';
+}
+
 const MAX_CHAT_LINES = 200;
-const MAX_CHAT_CHARS = 2000;
+export const MAX_CHAT_CHARS = 2000;
+const MAX_MUSIC_NAME = 200;
+/** A moved banner stays this long, then goes by itself. */
+export const BANNER_DISMISS_MS = 8000;
+/** Our media state is repeated this often, so a peer that (re)connects learns it soon. */
+const STATE_EVERY_MS = 2000;
+const SPEAKING_EVERY_MS = 250;
+const QUALITY_EVERY_MS = 2000;
 
 function isChat(value: unknown): value is ChatMessage {
   const v = value as Partial<ChatMessage> | null;
@@ -58,13 +101,29 @@ function isChat(value: unknown): value is ChatMessage {
     v.kind === 'chat' &&
     typeof v.text === 'string' &&
     v.text.length <= MAX_CHAT_CHARS &&
-    typeof v.name === 'string'
+    typeof v.name === 'string' &&
+    v.name.length <= 64
+  );
+}
+
+function isState(value: unknown): value is StateMessage {
+  const v = value as Partial<StateMessage> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    v.kind === 'state' &&
+    typeof v.mic === 'boolean' &&
+    typeof v.camera === 'boolean' &&
+    typeof v.sharing === 'boolean' &&
+    (v.music === null || (typeof v.music === 'string' && v.music.length <= MAX_MUSIC_NAME))
   );
 }
 
 const INITIAL: CallSnapshot = {
+  phase: 'prejoin',
   state: 'idle',
   room: '',
+  roomName: '',
   name: '',
   peerId: null,
   serverId: null,
@@ -72,10 +131,11 @@ const INITIAL: CallSnapshot = {
   address: null,
   rttMs: null,
   peers: [],
-  localStream: null,
-  mediaNotice: null,
+  media: null,
+  selfSpeaking: false,
   error: null,
   banner: null,
+  waiting: null,
   chat: [],
 };
 
@@ -89,9 +149,17 @@ export class CallStore {
   readonly #options: CallStoreOptions;
   readonly #listeners = new Set<() => void>();
   readonly #received: string[] = [];
+  readonly #pcs = new Set<RTCPeerConnection>();
+  readonly #samplers = new WeakMap<RTCPeerConnection, QualitySampler>();
+  readonly #peerMedia = new Map<string, PeerMediaState>();
+  readonly #quality = new Map<string, PeerQuality>();
+  #speaking = new Set<string>();
   #snapshot: CallSnapshot = INITIAL;
   #session: UsherSession | null = null;
-  #busy = false;
+  #media: LocalMedia | null = null;
+  #meter: SpeakingMeter | null = null;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #bannerTimer: ReturnType<typeof setTimeout> | null = null;
   #chatId = 0;
 
   constructor(brokerUrl: string, options: CallStoreOptions = {}) {
@@ -110,52 +178,241 @@ export class CallStore {
     return this.#session;
   }
 
+  get media(): LocalMedia | null {
+    return this.#media;
+  }
+
   /** Chat texts received from peers, oldest first. */
   received(): string[] {
     return [...this.#received];
   }
 
-  async join(room: string, name: string): Promise<void> {
-    if (this.#busy || (this.#session !== null && this.#session.state !== 'closed')) return;
-    this.#busy = true;
-    this.#update({ ...INITIAL, room, name, state: 'requesting' });
+  /** Opens (or re-points) the local preview with these devices. */
+  async preview(choice: DeviceChoice): Promise<LocalMedia> {
+    const media = this.#ensureMedia();
+    await media.apply(choice);
+    return media;
+  }
+
+  /** Joins `room` (canonical id; `roomName` as typed). Keeps the chat when it is the same room. */
+  async join(room: string, roomName: string, name: string, choice: DeviceChoice | null): Promise<void> {
+    if (this.#snapshot.phase === 'joining' || this.#snapshot.phase === 'call') return;
+    const sameRoom = room === this.#snapshot.room;
+    this.#update({
+      ...INITIAL,
+      phase: 'joining',
+      state: 'requesting',
+      room,
+      roomName,
+      name,
+      chat: sameRoom ? this.#snapshot.chat : [],
+      media: this.#snapshot.media,
+    });
+    const media = this.#ensureMedia();
+    media.resume();
+    if (choice !== null) await media.apply(choice);
     try {
-      const media = await getLocalMedia();
-      this.#update({ localStream: media.stream, mediaNotice: media.notice });
-      const options: ConstructorParameters<typeof UsherSession>[0] = {
-        brokerUrl: this.brokerUrl,
-        room,
-        localStream: media.stream,
-      };
-      if (name !== '') options.name = name;
-      if (this.#options.iceTransportPolicy !== undefined)
-        options.iceTransportPolicy = this.#options.iceTransportPolicy;
-      const session = new UsherSession(options);
-      this.#session = session;
-      this.#wire(session);
-      await session.join();
+      await this.#startSession(room, name, media);
+      this.#update({ phase: 'call', waiting: null });
+      this.#startLoops(media);
     } catch (error) {
       const failure = UsherClientError.from(error);
-      if (failure.code !== 'ABORTED') {
-        this.#end(`Could not join: ${failure.message} (${failure.code})`);
-      }
-    } finally {
-      this.#busy = false;
+      if (failure.code !== 'ABORTED') this.#fail(failure);
     }
   }
 
+  /**
+   * The one place a session starts. The join token comes from the local stack's dev endpoint
+   * when there is one; a real deployment's page gets it from its own backend instead.
+   */
+  async #startSession(room: string, name: string, media: LocalMedia): Promise<void> {
+    const options: UsherSessionOptions = {
+      brokerUrl: this.brokerUrl,
+      room,
+      localStream: media.stream,
+      createPeerConnection: (config) => {
+        const pc = new RTCPeerConnection(config);
+        this.#pcs.add(pc);
+        return pc;
+      },
+    };
+    if (name !== '') options.name = name;
+    const token = await fetchDevToken(this.brokerUrl, room, name);
+    if (token !== null) options.token = token;
+    if (this.#options.iceTransportPolicy !== undefined)
+      options.iceTransportPolicy = this.#options.iceTransportPolicy;
+    const session = new UsherSession(options);
+    this.#session = session;
+    this.#wire(session);
+    await session.join();
+  }
+
+  /** Stops trying (while waiting for a server) or leaves the call; back to the pre-join page. */
   leave(): void {
-    this.#session?.leave();
-    this.#end(null);
+    const session = this.#session;
+    this.#session = null;
+    session?.leave();
+    this.#stopLoops();
+    this.#media?.close();
+    this.#media = null;
+    this.#meter = null;
+    const { room, roomName, name } = this.#snapshot;
+    this.#update({ ...INITIAL, room, roomName, name });
+  }
+
+  /** After an error: back to the pre-join page (which opens its preview again). */
+  dismissError(): void {
+    this.#update({ phase: 'prejoin', error: null });
   }
 
   sendChat(text: string): void {
     const trimmed = text.slice(0, MAX_CHAT_CHARS);
     if (trimmed === '' || this.#session === null) return;
-    const name = this.#snapshot.name || 'me';
+    const name = (this.#snapshot.name || 'Guest').slice(0, 64);
     const message: ChatMessage = { kind: 'chat', name, text: trimmed };
     this.#session.sendData(message);
     this.#addChat({ from: null, name, text: trimmed });
+  }
+
+  dismissBanner(): void {
+    this.#setBanner(null);
+  }
+
+  // Local media controls: each also tells the peers.
+  setMicOn(on: boolean): void {
+    this.#media?.setMicOn(on);
+  }
+
+  async setCamera(deviceId: string | null): Promise<void> {
+    await this.#media?.openCamera(deviceId);
+  }
+
+  async setMic(deviceId: string | null): Promise<void> {
+    await this.#media?.openMic(deviceId);
+  }
+
+  async toggleScreenShare(): Promise<void> {
+    const media = this.#media;
+    if (media === null) return;
+    if (media.state.sharing) await media.stopScreenShare();
+    else await media.startScreenShare();
+  }
+
+  async playMusic(file: File): Promise<void> {
+    await this.#media?.playMusic(file);
+  }
+
+  stopMusic(): void {
+    this.#media?.stopMusic();
+  }
+
+  #ensureMedia(): LocalMedia {
+    if (this.#media === null) {
+      this.#media = new LocalMedia(
+        () => this.#livePcs(),
+        () => this.#onMediaChange(),
+      );
+      this.#meter = new SpeakingMeter(this.#media.audio);
+      this.#meter.watchNode('self', this.#media.micLevel);
+    }
+    return this.#media;
+  }
+
+  #onMediaChange(): void {
+    const media = this.#media;
+    if (media === null) return;
+    this.#update({ media: media.state });
+    this.#sendState();
+  }
+
+  #sendState(): void {
+    const state = this.#media?.state;
+    if (this.#session === null || state === undefined) return;
+    const message: StateMessage = {
+      kind: 'state',
+      mic: state.micOn,
+      camera: state.cameraOn,
+      sharing: state.sharing,
+      music: state.music === null ? null : state.music.slice(0, MAX_MUSIC_NAME),
+    };
+    this.#session.sendData(message);
+  }
+
+  #livePcs(): RTCPeerConnection[] {
+    for (const pc of this.#pcs) if (pc.signalingState === 'closed') this.#pcs.delete(pc);
+    return [...this.#pcs];
+  }
+
+  /** The peer connection carrying this peer's stream (receivers' tracks are the stream's). */
+  #pcOf(peer: PeerSummary): RTCPeerConnection | null {
+    const tracks = peer.stream?.getTracks() ?? [];
+    if (tracks.length === 0) return null;
+    for (const pc of this.#livePcs()) {
+      if (pc.getReceivers().some((receiver) => tracks.includes(receiver.track))) return pc;
+    }
+    return null;
+  }
+
+  #startLoops(media: LocalMedia): void {
+    this.#stopLoops();
+    this.#sendState();
+    this.#timers.push(setInterval(() => this.#sendState(), STATE_EVERY_MS));
+    this.#timers.push(
+      setInterval(() => {
+        const meter = this.#meter;
+        if (meter === null) return;
+        const now = new Set(meter.ids().filter((id) => meter.speaking(id)));
+        if (media.state.micOn === false) now.delete('self');
+        if (now.size === this.#speaking.size && [...now].every((id) => this.#speaking.has(id))) return;
+        this.#speaking = now;
+        this.#refreshPeers();
+      }, SPEAKING_EVERY_MS),
+    );
+    this.#timers.push(setInterval(() => void this.#sampleQuality(), QUALITY_EVERY_MS));
+  }
+
+  #stopLoops(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    if (this.#bannerTimer !== null) clearTimeout(this.#bannerTimer);
+    this.#bannerTimer = null;
+  }
+
+  async #sampleQuality(): Promise<void> {
+    const session = this.#session;
+    if (session === null) return;
+    await Promise.all(
+      session.peers().map(async (peer) => {
+        const pc = this.#pcOf(peer);
+        if (pc === null) {
+          this.#quality.set(peer.peerId, UNKNOWN_QUALITY);
+          return;
+        }
+        let sampler = this.#samplers.get(pc);
+        if (sampler === undefined) {
+          sampler = new QualitySampler();
+          this.#samplers.set(pc, sampler);
+        }
+        this.#quality.set(peer.peerId, await sampler.sample(pc));
+      }),
+    );
+    this.#refreshPeers();
+  }
+
+  #refreshPeers(peers: PeerSummary[] | null = null): void {
+    const summaries = peers ?? this.#session?.peers() ?? [];
+    for (const peer of summaries) this.#meter?.watchStream(peer.peerId, peer.stream);
+    const ids = new Set(summaries.map((peer) => peer.peerId));
+    for (const id of this.#meter?.ids() ?? []) if (id !== 'self' && !ids.has(id)) this.#meter?.unwatch(id);
+    this.#update({
+      selfSpeaking: this.#speaking.has('self'),
+      peers: summaries.map((peer) => ({
+        ...peer,
+        media: this.#peerMedia.get(peer.peerId) ?? null,
+        speaking: this.#speaking.has(peer.peerId),
+        quality: this.#quality.get(peer.peerId) ?? UNKNOWN_QUALITY,
+      })),
+    });
   }
 
   #wire(session: UsherSession): void {
@@ -169,6 +426,7 @@ export class CallStore {
         peerId: session.peerId,
         address: session.clientAddress?.address ?? null,
         rttMs: state === 'joined' ? this.#snapshot.rttMs : null,
+        waiting: state === 'joined' ? null : this.#snapshot.waiting,
       });
     });
     session.on('joined', (info) => {
@@ -179,23 +437,61 @@ export class CallStore {
       if (current()) this.#update({ rttMs: ms });
     });
     session.on('peers', (peers) => {
-      if (current()) this.#update({ peers });
+      if (current()) this.#refreshPeers(peers);
+    });
+    session.on('retrying', (event) => {
+      if (current())
+        this.#update({ waiting: { until: Date.now() + event.delayMs, reason: retryReason(event) } });
     });
     session.on('failover-start', (event) => {
-      if (current())
-        this.#update({ banner: { kind: 'reconnecting', from: event.from, reason: event.reason } });
+      if (current()) this.#setBanner({ kind: 'reconnecting', reason: event.reason });
     });
     session.on('failover', (record) => {
-      if (current()) this.#update({ banner: { kind: 'moved', record } });
+      if (!current()) return;
+      this.#update({ waiting: null });
+      this.#setBanner({ kind: 'moved', record });
+      this.#sendState();
     });
     session.on('data', (peerId, value) => {
-      if (!current() || !isChat(value)) return;
-      this.#received.push(value.text);
-      this.#addChat({ from: peerId, name: value.name || peerId.slice(0, 6), text: value.text });
+      if (!current()) return;
+      if (isChat(value)) {
+        this.#received.push(value.text);
+        this.#addChat({ from: peerId, name: value.name || 'Guest', text: value.text });
+      } else if (isState(value)) {
+        const { mic, camera, sharing, music } = value;
+        this.#peerMedia.set(peerId, { mic, camera, sharing, music });
+        this.#refreshPeers();
+      }
     });
     session.on('warning', (warning) => console.debug('[usher] warning', warning.code, warning.message));
     session.on('error', (error) => {
-      if (current()) this.#end(`Call ended: ${error.message} (${error.code})`);
+      if (current()) this.#fail(error);
+    });
+  }
+
+  #setBanner(banner: Banner): void {
+    if (this.#bannerTimer !== null) clearTimeout(this.#bannerTimer);
+    this.#bannerTimer = null;
+    if (banner?.kind === 'moved')
+      this.#bannerTimer = setTimeout(() => this.#setBanner(null), BANNER_DISMISS_MS);
+    this.#update({ banner });
+  }
+
+  #fail(error: UsherClientError): void {
+    this.#session = null;
+    this.#stopLoops();
+    // Camera and mic off while not in a call; Retry opens them again with the same choice.
+    this.#media?.close();
+    this.#media = null;
+    this.#meter = null;
+    this.#update({
+      phase: 'ended',
+      media: null,
+      state: 'closed',
+      banner: null,
+      waiting: null,
+      peers: [],
+      error: { code: error.code, text: errorText(error.code, error.code) },
     });
   }
 
@@ -205,15 +501,31 @@ export class CallStore {
     this.#update({ chat: chat.slice(-MAX_CHAT_LINES) });
   }
 
-  /** Back to the join form, keeping the room, name and (for an error) the reason. */
-  #end(error: string | null): void {
-    stopMedia(this.#snapshot.localStream);
-    const { room, name, mediaNotice } = this.#snapshot;
-    this.#update({ ...INITIAL, state: 'closed', room, name, mediaNotice, error });
-  }
-
   #update(patch: Partial<CallSnapshot>): void {
     this.#snapshot = { ...this.#snapshot, ...patch };
     for (const listener of [...this.#listeners]) listener();
+  }
+}
+
+/**
+ * The local stack's broker signs join tokens for anyone at `POST /dev/token` (`usher stack`
+ * only). Elsewhere the endpoint is absent and this gives null: an application embedding Usher
+ * gets its token from its own backend (docs/INTEGRATION.md).
+ */
+async function fetchDevToken(brokerUrl: string, room: string, name: string): Promise<string | null> {
+  try {
+    const url = new URL(brokerUrl);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.pathname = url.pathname.replace(/\/v1\/session$/, '/dev/token');
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ room, name }),
+    });
+    if (!response.ok) return null;
+    const body = (await response.json()) as { token?: unknown };
+    return typeof body.token === 'string' ? body.token : null;
+  } catch {
+    return null;
   }
 }

@@ -1,7 +1,8 @@
-// The page's URL → AppConfig: defaults, the broker override, and `?relay=1`.
+// The page's URL → AppConfig (defaults, the broker override, `?relay=1`) and back: the call's
+// URL keeps the room and name for a reload, the invite link only the room.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readConfig } from './config.ts';
+import { callUrl, inviteUrl, readConfig } from './config.ts';
 
 const at = (search: string) => readConfig({ protocol: 'http:', host: '127.0.0.1:8080', search });
 
@@ -28,5 +29,25 @@ describe('readConfig', () => {
       'wss://x.test/v1/session',
     );
     assert.equal(at('?broker=ws://b.test/v1/session').brokerUrl, 'ws://b.test/v1/session');
+  });
+});
+
+describe('call and invite URLs', () => {
+  test('a friendly room and a name survive the round trip through the URL', () => {
+    const href = callUrl('http://h.test/?relay=1', 'Café 会议', 'Zoë');
+    const back = readConfig({ protocol: 'http:', host: 'h.test', search: new URL(href).search });
+    assert.equal(back.room, 'Café 会议');
+    assert.equal(back.name, 'Zoë');
+    assert.equal(back.iceTransportPolicy, 'relay');
+  });
+
+  test('the invite link carries the room and broker, not the name or flags', () => {
+    const link = new URL(
+      inviteUrl('http://h.test/?room=x&name=me&autojoin=1&broker=ws://b.test/v1/session', 'Team standup'),
+    );
+    assert.equal(link.searchParams.get('room'), 'Team standup');
+    assert.equal(link.searchParams.get('broker'), 'ws://b.test/v1/session');
+    assert.equal(link.searchParams.get('name'), null);
+    assert.equal(link.searchParams.get('autojoin'), null);
   });
 });

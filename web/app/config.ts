@@ -1,9 +1,11 @@
 // What the page was asked to do, from its URL: which broker to use (same origin unless
-// `?broker=`), the room, name and autojoin flag that prefill (or skip) the join form, and
-// `?relay=1` to send all media through the broker's TURN servers.
+// `?broker=`), the room and name that prefill (or, with autojoin=1, skip) the pre-join page,
+// and `?relay=1` to send all media through the broker's TURN servers. Also the reverse: the
+// URL of a call (reload lands in the same room) and the invite link (room only).
 
 export interface AppConfig {
   brokerUrl: string;
+  /** The room as typed by whoever made the link (friendly name or canonical id). */
   room: string;
   name: string;
   autojoin: boolean;
@@ -23,5 +25,22 @@ export function readConfig(location: Pick<Location, 'protocol' | 'host' | 'searc
   };
 }
 
-/** Room names the broker accepts (shared/protocol/common.ts RoomName). */
-export const ROOM_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._\\-]*$';
+/** The page's URL once in `room` as `name`: other parameters (broker, relay) are kept. */
+export function callUrl(href: string, room: string, name: string): string {
+  const url = new URL(href);
+  url.searchParams.set('room', room);
+  if (name === '') url.searchParams.delete('name');
+  else url.searchParams.set('name', name);
+  return url.toString();
+}
+
+/** The link to send others: the room (and a non-default broker), not our name or test flags. */
+export function inviteUrl(href: string, room: string): string {
+  const url = new URL(href);
+  const broker = url.searchParams.get('broker');
+  url.search = '';
+  url.hash = '';
+  url.searchParams.set('room', room);
+  if (broker !== null) url.searchParams.set('broker', broker);
+  return url.toString();
+}

@@ -22,7 +22,7 @@ export interface BrokerClientOptions {
   requestTimeoutMs?: number;
 }
 
-export type SessionRequestInput = Pick<SessionRequest, 'room' | 'name' | 'exclude' | 'resume'>;
+export type SessionRequestInput = Pick<SessionRequest, 'room' | 'name' | 'exclude' | 'resume' | 'token'>;
 
 interface Pending {
   resolve(reply: SessionAssigned): void;
@@ -57,6 +57,7 @@ export class BrokerClient {
     if (input.name !== undefined) message.name = input.name;
     if (input.exclude !== undefined && input.exclude.length > 0) message.exclude = input.exclude;
     if (input.resume !== undefined) message.resume = input.resume;
+    if (input.token !== undefined) message.token = input.token;
 
     return new Promise<SessionAssigned>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
@@ -146,6 +147,13 @@ export class BrokerClient {
     const msg = parseFrame(data);
     if (msg === null) return;
     const id = typeof msg.id === 'string' ? msg.id : null;
+    if (id === null && msg.type === 'error') {
+      // About the socket, not a request (a refused Origin: the broker accepts the upgrade so the
+      // page can learn why, then closes): every pending request fails with it.
+      const error = UsherClientError.fromWire(msg as unknown as ErrorMessage);
+      for (const pendingId of [...this.#pending.keys()]) this.#settle(pendingId, error);
+      return;
+    }
     if (id === null || !this.#pending.has(id)) return;
     switch (msg.type) {
       case 'session.assigned': {

@@ -20,6 +20,16 @@ export {
   type MediaConnectionEvents,
   type MediaConnectionOptions,
 } from './media-connection.ts';
+export {
+  CONTROL_KEY,
+  type ConnectionQuality,
+  type MuteState,
+  type Participant,
+  type ParticipantEvents,
+  ParticipantRoster,
+  type QualityLevel,
+  qualityLevel,
+} from './participants.ts';
 export { PeerMesh, type PeerMeshEvents, type PeerMeshOptions, type PeerSummary } from './peer-mesh.ts';
 export type { CandidateSummary, PeerMediaStats, SelectedCandidatePair } from './peer-stats.ts';
 export {

@@ -295,6 +295,10 @@ describe('PeerMesh', () => {
       b: {
         bytesReceived: 1200,
         framesDecoded: 30,
+        packetsReceived: 140,
+        packetsLost: 2,
+        bytesSent: 800,
+        rttMs: 12,
         iceState: 'connected',
         connectionState: 'connected',
         localUfrag: only(a).transportUfrag,

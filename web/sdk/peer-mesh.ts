@@ -186,6 +186,11 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     return sent;
   }
 
+  /** Send to one peer if its data channel is open. */
+  send(peerId: string, text: string): boolean {
+    return this.#peers.get(peerId)?.link?.send(text) ?? false;
+  }
+
   peers(): PeerSummary[] {
     return [...this.#peers.values()].map((entry) => ({
       peerId: entry.peerId,

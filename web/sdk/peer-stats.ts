@@ -7,6 +7,13 @@ export interface PeerMediaStats {
   bytesReceived: number;
   /** Inbound video frames decoded. */
   framesDecoded: number;
+  /** All inbound RTP packets received and reported lost (for a loss rate between two samples). */
+  packetsReceived: number;
+  packetsLost: number;
+  /** All outbound RTP bytes. */
+  bytesSent: number;
+  /** The selected candidate pair's current round-trip time (null before there is one). */
+  rttMs: number | null;
   iceState: string;
   connectionState: string;
   /** The ufrag the ICE transport is actually using (null before it has one). */
@@ -33,6 +40,10 @@ export interface SelectedCandidatePair {
 export const EMPTY_STATS: PeerMediaStats = {
   bytesReceived: 0,
   framesDecoded: 0,
+  packetsReceived: 0,
+  packetsLost: 0,
+  bytesSent: 0,
+  rttMs: null,
   iceState: 'new',
   connectionState: 'new',
   localUfrag: null,
@@ -61,6 +72,10 @@ export async function collectPeerStats(pc: RTCPeerConnection | null): Promise<Pe
     if (entry.type === 'inbound-rtp') {
       out.bytesReceived += numberOr0(entry.bytesReceived);
       if (entry.kind === 'video') out.framesDecoded += numberOr0(entry.framesDecoded);
+      out.packetsReceived += numberOr0(entry.packetsReceived);
+      out.packetsLost += numberOr0(entry.packetsLost);
+    } else if (entry.type === 'outbound-rtp') {
+      out.bytesSent += numberOr0(entry.bytesSent);
     } else if (entry.type === 'transport') {
       if (typeof entry.iceLocalUsernameFragment === 'string') out.localUfrag = entry.iceLocalUsernameFragment;
       if (typeof entry.selectedCandidatePairId === 'string') selected.pairId = entry.selectedCandidatePairId;
@@ -70,6 +85,10 @@ export async function collectPeerStats(pc: RTCPeerConnection | null): Promise<Pe
     }
   });
   out.selectedPair = selected.pairId === null ? null : selectedPair(report, selected.pairId);
+  if (selected.pairId !== null) {
+    const rtt = (report.get(selected.pairId) as StatsEntry | undefined)?.currentRoundTripTime;
+    if (typeof rtt === 'number' && Number.isFinite(rtt)) out.rttMs = Math.round(rtt * 1000);
+  }
   return out;
 }
 

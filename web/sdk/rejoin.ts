@@ -37,6 +37,10 @@ export interface RejoinContext {
   resumeProof(): string | null;
   /** The broker refused the proof (too old, retired key): stop sending it. */
   dropResumeProof(): void;
+  /** The application's join token, sent when there is no resume proof; null in open mode. */
+  joinToken(): string | null;
+  /** Ask the application for a new join token (after TOKEN_EXPIRED); undefined: it cannot. */
+  refreshJoinToken: (() => Promise<void>) | undefined;
   /** Connect to the assigned server and join; rejects with an UsherClientError. */
   connect(assigned: SessionAssigned): Promise<void>;
   /** The loop moved to asking the broker or to connecting to its answer. */
@@ -88,6 +92,7 @@ export class Rejoin {
     let retries = 0;
     let code: RetryingEvent['code'] | null = this.#start.firstReason;
     let last: UsherClientError | null = null;
+    let tokenRefreshed = false;
     for (;;) {
       if (code !== null) {
         const elapsedMs = clock.now() - this.#start.startedAt;
@@ -110,6 +115,17 @@ export class Rejoin {
       }
       const failure = outcome;
       if (signal.aborted) return this.#end(UsherClientError.aborted());
+      if (failure.code === 'TOKEN_EXPIRED' && !tokenRefreshed && this.#ctx.refreshJoinToken !== undefined) {
+        // Once per run: a second TOKEN_EXPIRED means the application's tokens are already stale.
+        tokenRefreshed = true;
+        try {
+          await this.#ctx.refreshJoinToken();
+        } catch (error) {
+          return this.#end(UsherClientError.from(error));
+        }
+        code = null;
+        continue;
+      }
       if (!failure.retryable) return this.#end(failure);
       this.#ctx.warning(failure);
       last = failure;
@@ -127,6 +143,11 @@ export class Rejoin {
       if (this.#exclude.length > 0) request.exclude = [...this.#exclude];
       const resume = this.#ctx.resumeProof();
       if (resume !== null) request.resume = resume;
+      else {
+        // A valid resume proof admits on its own (within the resume TTL): the token is for new sessions.
+        const token = this.#ctx.joinToken();
+        if (token !== null) request.token = token;
+      }
       assigned = await this.#ctx.brokers.request(request);
       if (this.#ctx.signal.aborted) throw UsherClientError.aborted();
       if (this.#exclude.includes(assigned.server.id)) throw UsherClientError.sameServer(assigned.server.id);

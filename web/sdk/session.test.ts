@@ -298,6 +298,49 @@ describe('UsherSession', () => {
     );
   });
 
+  test('participants: one per peer; mute state goes out on channel open and on setMuted, comes in as participant-updated', async (t) => {
+    const m1 = await media(t, 'm1', [{ peerId: 'peer-b', name: 'Bo' }]);
+    const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));
+    const rtc = fakeRtc('pc');
+    const track = (kind: string) => ({ kind, enabled: true });
+    const tracks = [track('audio'), track('video')];
+    const localStream = { getTracks: () => tracks } as unknown as MediaStream;
+    const { s } = session(t, broker, fastRetry, { createPeerConnection: rtc.create, localStream });
+    const joined: string[] = [];
+    const updates: Array<{ audioMuted: boolean; videoMuted: boolean }> = [];
+    const data: unknown[] = [];
+    s.on('participant-joined', (p) => joined.push(`${p.id}:${p.name}`));
+    s.on('participant-updated', (p) => updates.push({ audioMuted: p.audioMuted, videoMuted: p.videoMuted }));
+    s.on('data', (_from, value) => data.push(value));
+    await s.join();
+    assert.deepEqual(joined, ['peer-b:Bo']);
+    assert.deepEqual(s.muted, { audio: false, video: false });
+
+    // The data channel opens: the peer is told our state at once.
+    const channel = rtc.all[0]!.channels[0]!;
+    channel.readyState = 'open';
+    channel.onopen?.();
+    assert.deepEqual(
+      channel.sent.map((text) => JSON.parse(text)),
+      [{ $usher: 'mute', audio: false, video: false }],
+    );
+    assert.deepEqual(s.setMuted({ audio: true }), { audio: true, video: false });
+    assert.deepEqual(
+      tracks.map((tr) => tr.enabled),
+      [false, true],
+      'the microphone track is disabled, not removed',
+    );
+    assert.deepEqual(JSON.parse(channel.sent.at(-1)!), { $usher: 'mute', audio: true, video: false });
+
+    // The peer's own announcements update its participant; app messages still reach `data`.
+    channel.onmessage?.({ data: JSON.stringify({ $usher: 'mute', audio: false, video: true }) });
+    channel.onmessage?.({ data: JSON.stringify({ chat: 'hi' }) });
+    assert.deepEqual(updates.at(-1), { audioMuted: false, videoMuted: true });
+    assert.deepEqual(s.participant('peer-b')?.videoMuted, true);
+    assert.deepEqual(data, [{ chat: 'hi' }], 'control messages never reach the data event');
+    assert.equal(s.participants().length, 1);
+  });
+
   test('without iceTransportPolicy the browser default applies (the key is absent)', async (t) => {
     const m1 = await media(t, 'm1', [{ peerId: 'peer-b', name: 'Bo' }]);
     const broker = await brokerServer(t, (msg) => assignment(msg, { id: 'm1', url: m1.server.url }));

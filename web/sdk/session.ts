@@ -10,6 +10,14 @@ import { Emitter } from './emitter.ts';
 import { UsherClientError } from './errors.ts';
 import type { IceRestartRecord } from './ice-restart.ts';
 import { type LostEvent, MediaConnection } from './media-connection.ts';
+import {
+  controlMessage,
+  type MuteState,
+  muteMessage,
+  type Participant,
+  type ParticipantEvents,
+  ParticipantRoster,
+} from './participants.ts';
 import { PeerMesh, type PeerSummary } from './peer-mesh.ts';
 import type { PeerMediaStats } from './peer-stats.ts';
 import { JitterBackoffPolicy, type ReconnectPolicy } from './reconnect-policy.ts';
@@ -45,7 +53,7 @@ export interface FailoverRecord {
   rejoinedAt: number;
 }
 
-export type SessionEvents = {
+export type SessionEvents = ParticipantEvents & {
   state: (state: SessionState, previous: SessionState) => void;
   /** Joined a media server (first join and after every failover). */
   joined: (info: JoinInfo) => void;
@@ -55,7 +63,10 @@ export type SessionEvents = {
    *  show "waiting for a server, retrying in N s"; leave() cancels. */
   retrying: (event: RetryingEvent) => void;
   rtt: (ms: number) => void;
+  /** The raw peer list (prefer the participant-* events: one object per peer). */
   peers: (peers: PeerSummary[]) => void;
+  /** Fires once per remote track, so twice for a peer with audio and video; the stream is the
+   *  peer's one stream both times (prefer participant-updated). */
   track: (peerId: string, stream: MediaStream) => void;
   /** An app message from a peer's data channel (parsed JSON). */
   data: (peerId: string, data: unknown) => void;
@@ -74,7 +85,13 @@ export interface UsherSessionOptions {
    *  next attempt to the next URL (wrapping around). */
   brokerUrls?: readonly string[];
   room: string;
+  /** Display name (open mode only: with a join token the name is the token's). */
   name?: string;
+  /** The join token the application's backend signed for this user and room (token mode). */
+  token?: string;
+  /** Called for a new token when the broker answers TOKEN_EXPIRED on a new session's request
+   *  (a failover within the resume TTL needs none). */
+  getToken?: () => Promise<string>;
   /** Camera/mic to send to every peer; null for receive-only. */
   localStream?: MediaStream | null;
   reconnectPolicy?: ReconnectPolicy;
@@ -85,9 +102,19 @@ export interface UsherSessionOptions {
    *  servers (which must then be configured), 'all' (the browser default) allows direct paths. */
   iceTransportPolicy?: RTCIceTransportPolicy;
   brokerTimeoutMs?: number;
+  /** How often peers' connection quality is sampled with getStats() while joined (default 2000;
+   *  0 turns sampling off, e.g. for a load generator driving thousands of sessions). */
+  qualityIntervalMs?: number;
 }
 
 const MAX_FAILOVER_RECORDS = 100;
+
+/** Muted in a kind = no enabled track of it. */
+function mutedOf(stream: MediaStream | null): MuteState {
+  const live = (kind: string): boolean =>
+    stream?.getTracks().some((track) => track.kind === kind && track.enabled) ?? false;
+  return { audio: !live('audio'), video: !live('video') };
+}
 
 /** brokerUrl first, then brokerUrls, each once. */
 function brokerUrlsOf(options: UsherSessionOptions): string[] {
@@ -115,13 +142,22 @@ export class UsherSession extends Emitter<SessionEvents> {
   #peerId: string | null = null;
   /** The last ticket for this room: proves our peer id to the broker on failover. */
   #resume: string | null = null;
+  #token: string | null;
   #rtt: number | null = null;
+  /** The last permanent error the current media server sent: the reason for its 4409 close. */
+  #closingReason: UsherClientError | null = null;
+  readonly #roster = new ParticipantRoster();
+  /** Peers whose data channel was open at the last peer list: a newly opened one gets our mute state. */
+  #dataOpen = new Set<string>();
+  #muted: MuteState;
+  #qualityTimer: unknown = null;
 
   constructor(options: UsherSessionOptions) {
     super();
     this.#options = options;
     this.room = options.room;
     this.name = options.name;
+    this.#token = options.token ?? null;
     this.#clock = options.clock ?? systemClock;
     this.#policy = options.reconnectPolicy ?? new JitterBackoffPolicy();
     const brokerOptions: BrokerPoolOptions = { urls: brokerUrlsOf(options), clock: this.#clock };
@@ -138,7 +174,15 @@ export class UsherSession extends Emitter<SessionEvents> {
     }
     if (options.iceTransportPolicy !== undefined) meshOptions.iceTransportPolicy = options.iceTransportPolicy;
     this.#mesh = new PeerMesh(meshOptions);
-    this.#mesh.on('peers', (peers) => this.emit('peers', peers));
+    this.#muted = mutedOf(options.localStream ?? null);
+    this.#roster.on('participant-joined', (p) => this.emit('participant-joined', p));
+    this.#roster.on('participant-left', (p) => this.emit('participant-left', p));
+    this.#roster.on('participant-updated', (p) => this.emit('participant-updated', p));
+    this.#mesh.on('peers', (peers) => {
+      this.#announceToNewChannels(peers);
+      this.#roster.fromPeers(peers);
+      this.emit('peers', peers);
+    });
     this.#mesh.on('track', (peerId, stream) => this.emit('track', peerId, stream));
     this.#mesh.on('ice-restart', (record) => this.emit('ice-restart', record));
     this.#mesh.on('data', (peerId, text) => {
@@ -148,8 +192,40 @@ export class UsherSession extends Emitter<SessionEvents> {
       } catch {
         return; // Not one of ours.
       }
-      this.emit('data', peerId, value);
+      const control = controlMessage(value);
+      if (control === null) this.emit('data', peerId, value);
+      else if ('audio' in control) this.#roster.setMute(peerId, control);
+      // Other control kinds come from newer SDKs: ignored.
     });
+  }
+
+  /** One entry per remote peer, with its stream, mute state and connection quality. */
+  participants(): Participant[] {
+    return this.#roster.list();
+  }
+
+  participant(id: string): Participant | undefined {
+    return this.#roster.get(id);
+  }
+
+  /** Our own mute state, as the other peers see it. */
+  get muted(): MuteState {
+    return { ...this.#muted };
+  }
+
+  /** Mute or unmute our microphone and/or camera (the tracks stay, disabled: no renegotiation)
+   *  and tell every peer, so their participant shows it. A kind left out keeps its state; a kind
+   *  we send no track of stays muted. */
+  setMuted(change: Partial<MuteState>): MuteState {
+    const stream = this.#options.localStream ?? null;
+    for (const kind of ['audio', 'video'] as const) {
+      const wanted = change[kind];
+      if (wanted === undefined) continue;
+      for (const track of stream?.getTracks() ?? []) if (track.kind === kind) track.enabled = !wanted;
+    }
+    this.#muted = mutedOf(stream);
+    if (!this.#isClosed()) this.#mesh.broadcast(muteMessage(this.#muted));
+    return this.muted;
   }
 
   get state(): SessionState {
@@ -213,6 +289,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     }
     this.#setState('joined');
     this.#emitJoined();
+    this.#scheduleQuality();
   }
 
   /** Say goodbye to the room and release everything; the session cannot be reused. */
@@ -248,7 +325,12 @@ export class UsherSession extends Emitter<SessionEvents> {
     conn.on('signal', (from, data) => current() && this.#mesh.signal(from, data));
     conn.on('peer.joined', (peer) => current() && this.#mesh.peerJoined(peer));
     conn.on('peer.left', (peerId, reason) => current() && this.#mesh.peerLeft(peerId, reason));
-    conn.on('error', (error) => current() && this.emit('warning', error));
+    conn.on('error', (error) => {
+      if (!current()) return;
+      // The server says why before it closes with 4409 (replaced, or removed by the application).
+      if (error.retry === 'never') this.#closingReason = error;
+      this.emit('warning', error);
+    });
     conn.on('rtt', (ms) => {
       if (!current()) return;
       this.#rtt = ms;
@@ -269,6 +351,7 @@ export class UsherSession extends Emitter<SessionEvents> {
     // Runs before the socket's next message is dispatched (still the same task's microtasks),
     // so no signal can slip in ahead of the peer list.
     this.#conn = conn;
+    this.#closingReason = null;
     this.#assigned = assigned;
     this.#peerId = joined.peerId;
     this.#resume = assigned.ticket;
@@ -282,8 +365,12 @@ export class UsherSession extends Emitter<SessionEvents> {
     if (conn !== this.#conn || this.#state !== 'joined') return;
     this.#conn = null;
     if (event.closeCode === CloseCode.CONFLICT) {
-      // Another connection took over this session (another tab): do not fight it.
-      this.#fail(new UsherClientError('SESSION_REPLACED', 'the session joined on another connection'));
+      // Another connection took over this session (another tab), or the application removed
+      // this participant: do not fight it, and end with the reason the server gave.
+      this.#fail(
+        this.#closingReason ??
+          new UsherClientError('SESSION_REPLACED', 'the session joined on another connection'),
+      );
       return;
     }
     void this.#failover(event);
@@ -329,6 +416,7 @@ export class UsherSession extends Emitter<SessionEvents> {
   #rejoin(start: RejoinStart): Promise<SessionAssigned> {
     const request: RejoinContext['request'] =
       this.name === undefined ? { room: this.room } : { room: this.room, name: this.name };
+    const getToken = this.#options.getToken;
     const ctx: RejoinContext = {
       clock: this.#clock,
       policy: this.#policy,
@@ -339,6 +427,13 @@ export class UsherSession extends Emitter<SessionEvents> {
       dropResumeProof: () => {
         this.#resume = null;
       },
+      joinToken: () => this.#token,
+      refreshJoinToken:
+        getToken === undefined
+          ? undefined
+          : async () => {
+              this.#token = await getToken();
+            },
       connect: (assigned) => this.#connect(assigned),
       // A first join shows its steps; a failover stays 'reconnecting' until it is back.
       step: (step) => {
@@ -369,7 +464,32 @@ export class UsherSession extends Emitter<SessionEvents> {
     this.emit('error', error);
   }
 
+  #announceToNewChannels(peers: readonly PeerSummary[]): void {
+    const open = new Set(peers.filter((peer) => peer.dataOpen).map((peer) => peer.peerId));
+    const message = muteMessage(this.#muted);
+    for (const peerId of open) if (!this.#dataOpen.has(peerId)) this.#mesh.send(peerId, message);
+    this.#dataOpen = open;
+  }
+
+  #scheduleQuality(): void {
+    const every = this.#options.qualityIntervalMs ?? 2000;
+    if (this.#qualityTimer !== null || this.#isClosed() || every <= 0) return;
+    this.#qualityTimer = this.#clock.setTimeout(() => {
+      this.#qualityTimer = null;
+      if (this.#isClosed()) return;
+      const sampling = this.#roster.list().length === 0 ? Promise.resolve(null) : this.#mesh.stats();
+      void sampling.then((stats) => {
+        if (this.#isClosed()) return;
+        if (stats !== null) this.#roster.sampled(stats, this.#clock.now());
+        this.#scheduleQuality();
+      });
+    }, every);
+  }
+
   #shutdown(): void {
+    if (this.#qualityTimer !== null) this.#clock.clearTimeout(this.#qualityTimer);
+    this.#qualityTimer = null;
+    this.#roster.clear();
     this.#stop.abort();
     this.#opening?.close();
     this.#opening = null;

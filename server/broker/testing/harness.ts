@@ -48,7 +48,15 @@ export interface TestBroker {
 export async function startBroker(t: TestContext, options: Partial<BrokerOptions> = {}): Promise<TestBroker> {
   const { logger, records } = captureLogger();
   // No warm-up unless a test asks for one: each test starts its broker and its servers afresh.
-  const broker = await createBroker({ port: 0, keys, logger, warmUpMs: 0, ...options });
+  // Open admission unless a test asks for tokens: the admission tests choose token mode.
+  const broker = await createBroker({
+    port: 0,
+    keys,
+    logger,
+    warmUpMs: 0,
+    ...options,
+    auth: options.auth ?? { mode: 'open' },
+  });
   t.after(() => broker.close());
   return {
     broker,

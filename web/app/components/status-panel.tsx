@@ -1,5 +1,5 @@
-// Connection facts: session state, the media server (id and real URL), RTT of the ping
-// loop and our address as the broker saw it. Each value has a data-testid for the e2e tests.
+// Connection facts for the curious (and the e2e tests): session state, the media server,
+// ping RTT, our address as the broker saw it. Each value has a data-testid.
 import type { CallSnapshot } from '../call-store.ts';
 import { rttText } from '../format.ts';
 
@@ -14,8 +14,8 @@ function Row({ label, testId, value }: { label: string; testId: string; value: s
 
 export function StatusPanel({ call }: { call: CallSnapshot }) {
   return (
-    <aside className="status card" aria-label="Connection status">
-      <h2>Status</h2>
+    <details className="status" aria-label="Connection details">
+      <summary>Connection details</summary>
       <dl>
         <div className="status-row">
           <dt>State</dt>
@@ -25,6 +25,7 @@ export function StatusPanel({ call }: { call: CallSnapshot }) {
             </span>
           </dd>
         </div>
+        <Row label="Room id" testId="status-room" value={call.room} />
         <Row label="Server" testId="status-server-id" value={call.serverId} />
         <Row label="Server URL" testId="status-server-url" value={call.serverUrl} />
         <Row label="RTT" testId="status-rtt" value={rttText(call.rttMs)} />
@@ -32,6 +33,6 @@ export function StatusPanel({ call }: { call: CallSnapshot }) {
         <Row label="Peer id" testId="status-peer-id" value={call.peerId} />
         <Row label="Peers" testId="status-peer-count" value={String(call.peers.length)} />
       </dl>
-    </aside>
+    </details>
   );
 }

@@ -171,11 +171,30 @@ export class FakePeerConnection {
           selectedCandidatePairId: this.transportUfrag === null ? undefined : 'CP1',
         },
       ],
-      ['CP1', { type: 'candidate-pair', localCandidateId: 'CL1', remoteCandidateId: 'CR1' }],
+      [
+        'CP1',
+        {
+          type: 'candidate-pair',
+          localCandidateId: 'CL1',
+          remoteCandidateId: 'CR1',
+          currentRoundTripTime: 0.012,
+        },
+      ],
       ['CL1', candidate('local-candidate', 50001)],
       ['CR1', candidate('remote-candidate', 50002)],
-      ['IV', { type: 'inbound-rtp', kind: 'video', bytesReceived: 1000, framesDecoded: 30 }],
-      ['IA', { type: 'inbound-rtp', kind: 'audio', bytesReceived: 200 }],
+      [
+        'IV',
+        {
+          type: 'inbound-rtp',
+          kind: 'video',
+          bytesReceived: 1000,
+          framesDecoded: 30,
+          packetsReceived: 90,
+          packetsLost: 2,
+        },
+      ],
+      ['IA', { type: 'inbound-rtp', kind: 'audio', bytesReceived: 200, packetsReceived: 50 }],
+      ['OV', { type: 'outbound-rtp', kind: 'video', bytesSent: 800 }],
     ]);
   }
 
