@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { UsherConfigError } from '../common/config-error.ts';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger } from '../common/logger.ts';
-import { isLoopbackHost, isLoopbackUrl, tlsOption } from '../common/tls.ts';
+import { isLoopbackHost, tlsOption } from '../common/tls.ts';
 import { formatHelp, type OptionTable, parseOptions } from './options.ts';
 import { onShutdown } from './shutdown.ts';
 
@@ -104,11 +104,6 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
     if (publicUrl === undefined && publicHost === undefined && isWildcardAddress(options.host))
       throw new UsherConfigError(
         `usher media: listening on ${options.host} but the URL handed to clients would be a loopback address: set --public-host <this machine's address or name> or --public-url`,
-      );
-    const advertised = publicUrl ?? (publicHost === undefined ? undefined : `ws://${publicHost}/`);
-    if (advertised !== undefined && isLoopbackUrl(advertised))
-      throw new UsherConfigError(
-        `usher media: listening on ${options.host} but --public-url/--public-host is a loopback address, which remote clients cannot reach`,
       );
   }
   // Imported here so `--help` and the other commands do not load this server's code.
