@@ -63,6 +63,8 @@ const PUBLIC_MODULES = [
   'server/broker/index.ts',
   'server/media/index.ts',
   'web/sdk/index.ts',
+  // The application backend's module (createJoinToken, verifyWebhook).
+  'server/sdk/index.ts',
 ];
 
 /** Internal modules the bench may use: the seams docs/PERFORMANCE.md lists, and why. */
@@ -81,6 +83,10 @@ const BENCH_SEAMS = [
   'server/broker/sessions.ts',
   'server/common/tickets.ts',
   'server/common/turn.ts',
+  // The scale scenario's join-token check, and the webhook delivery measurement.
+  'server/common/join-token.ts',
+  'server/broker/webhooks.ts',
+  'server/broker/webhook-once.ts',
   // The storm's simulated browsers are the SDK's real UsherSession (public) on its fake RTC
   // (no media), with the clock and WebSocket types of its seams.
   'web/sdk/testing/fake-rtc.ts',

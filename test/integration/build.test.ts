@@ -3,12 +3,14 @@
 // runtime import of a devDependency.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../server/broker/testing/redis-server.ts';
+import { createJoinToken } from '../../server/sdk/index.ts';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import { FleetProcess, httpStatus } from './testing/fleet-processes.ts';
 
@@ -72,12 +74,12 @@ test('build:server compiles the product to JavaScript that serves a session with
 
   const brokerPort = await freePort();
   const env = { USHER_SECRET: SECRET };
-  const broker = new FleetProcess(
-    'broker',
-    process.execPath,
-    [bin, 'broker', '--port', String(brokerPort)],
-    env,
-  );
+  // Token mode, the broker's default: the test signs the join token an application would.
+  const apiKey = { id: 'build', secret: randomBytes(36).toString('base64url') };
+  const broker = new FleetProcess('broker', process.execPath, [bin, 'broker', '--port', String(brokerPort)], {
+    ...env,
+    USHER_API_KEYS: `${apiKey.id}:${apiKey.secret}`,
+  });
   const media = new FleetProcess(
     'media',
     process.execPath,
@@ -97,7 +99,13 @@ test('build:server compiles the product to JavaScript that serves a session with
     const answer = await fetch(`http://127.0.0.1:${brokerPort}/v1/sessions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'session.request', v: 1, id: 'r1', room: 'built' }),
+      body: JSON.stringify({
+        type: 'session.request',
+        v: 1,
+        id: 'r1',
+        room: 'built',
+        token: createJoinToken({ apiKey, room: 'built', identity: 'builder' }),
+      }),
     });
     const body = (await answer.json()) as { type: string; server?: { id: string } };
     assert.equal(answer.status, 200, JSON.stringify(body));
