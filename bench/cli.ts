@@ -122,6 +122,12 @@ function checkReport(result: CheckResult): string {
       : []),
     '',
     checkTable(result.rows, result.tolerance),
+    ...(result.contended.contended.length > 0
+      ? [
+          '',
+          `Warning: in ${result.contended.contended.length} of ${result.contended.of} measurements neither the server nor its load generator had 80 % of a core — other tenants held the machine, and CPU per op rises with that: re-run on a quieter machine before trusting a change. ${result.contended.contended.slice(0, 6).join('; ')}${result.contended.contended.length > 6 ? '; …' : ''}`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -6,6 +6,7 @@ import type { MeasurementSummary } from '../report/types.ts';
 import {
   checkTable,
   compareRatios,
+  contendedMeasurements,
   failureSummary,
   GUARDED_RATIOS,
   type GuardedRatio,
@@ -141,5 +142,24 @@ describe('runOrder', () => {
       runOrder(3).map(({ side, round }) => `${side}${round + 1}`),
       ['base1', 'head1', 'head2', 'base2', 'base3', 'head3'],
     );
+  });
+});
+
+describe('contendedMeasurements', () => {
+  test('a guarded measurement where neither the server nor the client had 80 % of a core', () => {
+    const { contended, of } = contendedMeasurements([
+      {
+        side: 'base',
+        round: 0,
+        busyPct: {
+          'assign.ws': { server: 64, client: 27 },
+          'limit.ws': { server: 70, client: 95 },
+          'limit.ws.x2': { server: 10, client: 10 },
+        },
+      },
+      { side: 'head', round: 1, busyPct: { 'http.usher': { server: 98, client: 60 } } },
+    ]);
+    assert.equal(of, 3, 'the calibrated twin is not a guarded measurement');
+    assert.deepEqual(contended, ['base 1 assign.ws (server 64 %, client 27 %)']);
   });
 });

@@ -101,6 +101,40 @@ export function compareRatios(
   return rows;
 }
 
+/** A side run's busy shares of one measurement, as its report gives them (medians, %). */
+export interface RunShares {
+  side: string;
+  round: number;
+  /** Measurement id → server and load generator CPU as shares of one core. */
+  busyPct: Record<string, { server: number; client: number }>;
+}
+
+/**
+ * The guarded measurements in which neither the server nor its load generator had most of a
+ * core: other tenants took the time, and CPU per op rises with that (docs/PERFORMANCE.md,
+ * Method). Each as "base 1 assign.ws (server 64 %, client 27 %)", and how many were measured.
+ */
+export function contendedMeasurements(
+  runs: readonly RunShares[],
+  belowPct = 80,
+): { contended: string[]; of: number } {
+  const guarded = new Set(RATIO_SPECS.flatMap((spec) => [spec.usher, spec.reference]));
+  const measured = runs.flatMap((run) =>
+    Object.entries(run.busyPct)
+      .filter(([id]) => guarded.has(id))
+      .map(([id, busy]) => ({ run, id, busy })),
+  );
+  return {
+    contended: measured
+      .filter(({ busy }) => busy.server < belowPct && busy.client < belowPct)
+      .map(
+        ({ run, id, busy }) =>
+          `${run.side} ${run.round + 1} ${id} (server ${Math.round(busy.server)} %, client ${Math.round(busy.client)} %)`,
+      ),
+    of: measured.length,
+  };
+}
+
 const times = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
 const signedPct = (value: number): string =>
   Number.isFinite(value) ? `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)} %` : 'n/a';

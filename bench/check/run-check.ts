@@ -21,7 +21,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { UsherConfigError } from '../../server/common/config-error.ts';
 import type { MeasurementSummary } from '../report/types.ts';
-import { type CheckRow, compareRatios, type RoundRatios, roundRatios } from './compare.ts';
+import {
+  type CheckRow,
+  compareRatios,
+  contendedMeasurements,
+  type RoundRatios,
+  roundRatios,
+} from './compare.ts';
 
 /** The checkout this module belongs to: the head side. */
 const HEAD_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -56,6 +62,8 @@ export interface SideRun {
   ratios: RoundRatios;
   /** Server CPU µs per op of each measurement, to see which side of a ratio moved. */
   cpuUsPerOp: Record<string, number>;
+  /** Server and load generator CPU of each measurement as shares of one core (%). */
+  busyPct: Record<string, { server: number; client: number }>;
 }
 
 export interface CheckResult {
@@ -69,6 +77,8 @@ export interface CheckResult {
   args: string[];
   runs: SideRun[];
   rows: CheckRow[];
+  /** Measurements taken while other tenants held the cores (see contendedMeasurements). */
+  contended: { contended: string[]; of: number };
   seconds: number;
   /** 1-minute load average at the start and the end. */
   loadAverage: { start: number; end: number };
@@ -332,6 +342,9 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
       seconds,
       ratios: roundRatios(measurements),
       cpuUsPerOp: Object.fromEntries(measurements.map((m) => [m.id, m.cpuUsPerOp])),
+      busyPct: Object.fromEntries(
+        measurements.map((m) => [m.id, { server: m.serverBusyPct, client: m.clientBusyPct }]),
+      ),
     };
   };
 
@@ -339,6 +352,7 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   let baseOwnModules = false;
   try {
     worktree = new BaseWorktree(headRoot, base.commit);
+    log(`usher bench --check: base worktree ${worktree.dir}`);
     for (const { side, round } of runOrder(config.rounds)) {
       if (side === 'head') {
         runs.push(await runSide('head', round, headRoot));
@@ -376,6 +390,7 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
     args: sideArgs(config, '<run folder>'),
     runs,
     rows: compareRatios(ratiosOf('base'), ratiosOf('head'), config.tolerance),
+    contended: contendedMeasurements(runs),
     seconds: (Date.now() - started) / 1000,
     loadAverage: { start: loadStart, end: loadavg()[0]! },
   };
