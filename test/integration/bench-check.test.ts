@@ -77,7 +77,7 @@ function processesIn(dir: string): number[] {
   return pids;
 }
 
-const worktreeOf = (stderr: string): string | undefined => /base worktree (\S+)/.exec(stderr)?.[1];
+const worktreeOf = (stderr: string): string | undefined => /--check: base worktree (\S+)/.exec(stderr)?.[1];
 
 async function assertCleanedUp(worktree: string): Promise<void> {
   // SIGKILLed processes may take a moment to be gone from /proc.
