@@ -120,6 +120,7 @@ function checkReport(result: CheckResult): string {
           `The base's package-lock.json differs from this checkout's; the base ran on ${result.baseOwnModules ? 'its own npm ci' : "this checkout's node_modules"}.`,
         ]
       : []),
+    ...result.retried.map((line) => `Run again after a failure: ${line}`),
     '',
     checkTable(result.rows, result.tolerance),
     ...(result.contended.contended.length > 0

@@ -72,6 +72,8 @@ export interface CheckResult {
   lockfileDiffers: boolean;
   /** Whether the base ran on its own `npm ci` (the current node_modules did not run it). */
   baseOwnModules: boolean;
+  /** Runs that failed once and were run again, with the first line of why. */
+  retried: string[];
   tolerance: number;
   rounds: number;
   args: string[];
@@ -114,22 +116,8 @@ class BaseWorktree {
     return join(this.dir, 'node_modules');
   }
 
-  /** Replaces the linked node_modules with the base's own, from its lockfile. */
-  installOwnModules(log: (line: string) => void): void {
-    this.#unlinkModules();
-    log(`usher bench --check: npm ci in ${this.dir} (the base's own lockfile)`);
-    const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
-      cwd: this.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      encoding: 'utf8',
-      timeout: 15 * 60_000,
-    });
-    if (result.status !== 0) {
-      throw new Error(`npm ci in the base worktree failed: ${(result.stderr ?? '').slice(-2000)}`);
-    }
-  }
-
-  #unlinkModules(): void {
+  /** Unlinks the linked node_modules, so that the base can get its own. */
+  unlinkModules(): void {
     // Unlink the link itself: never anything inside the checkout it points to.
     if (existsSync(this.#modules) && lstatSync(this.#modules).isSymbolicLink()) unlinkSync(this.#modules);
   }
@@ -138,22 +126,22 @@ class BaseWorktree {
   removeSync(): void {
     if (this.#removed) return;
     this.#removed = true;
-    this.#unlinkModules();
+    this.unlinkModules();
     spawnSync('git', ['-C', this.headRoot, 'worktree', 'remove', '--force', this.dir], { stdio: 'ignore' });
     rmSync(this.#parent, { recursive: true, force: true });
     spawnSync('git', ['-C', this.headRoot, 'worktree', 'prune'], { stdio: 'ignore' });
   }
 }
 
-/** One side's `usher bench` process; its own process group, so that all it started can be killed. */
-class SideProcess {
+/** A child process in its own process group (a side's `usher bench`, npm ci), so that all it started can be killed. */
+class GroupedProcess {
   readonly child: ChildProcess;
   readonly tail: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(root: string, args: string[], prefix: string, log: (line: string) => void) {
-    this.child = spawn(process.execPath, [join(root, 'bin', 'usher.mjs'), 'bench', ...args], {
-      cwd: root,
+  constructor(command: string, args: string[], cwd: string, prefix: string, log: (line: string) => void) {
+    this.child = spawn(command, args, {
+      cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -272,15 +260,15 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   const started = Date.now();
   const loadStart = loadavg()[0]!;
   const headRoot = git(HEAD_ROOT, ['rev-parse', '--show-toplevel']);
-  const base = resolveBase(headRoot, config.baseRef);
+  const baseCommit = resolveBase(headRoot, config.baseRef);
   const head = {
     commit: git(headRoot, ['rev-parse', 'HEAD']),
     uncommittedChanges: git(headRoot, ['status', '--porcelain', '--untracked-files=no']).length > 0,
   };
   mkdirSync(config.dir, { recursive: true });
-  const differs = lockfileDiffers(headRoot, base.commit);
+  const differs = lockfileDiffers(headRoot, baseCommit.commit);
   log(
-    `usher bench --check: base ${config.baseRef} = ${base.commit.slice(0, 10)} "${base.subject}"; head ${head.commit.slice(0, 10)}${head.uncommittedChanges ? ' + uncommitted changes' : ''}`,
+    `usher bench --check: base ${config.baseRef} = ${baseCommit.commit.slice(0, 10)} "${baseCommit.subject}"; head ${head.commit.slice(0, 10)}${head.uncommittedChanges ? ' + uncommitted changes' : ''}`,
   );
   if (differs) {
     log(
@@ -289,7 +277,7 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   }
 
   let worktree: BaseWorktree | undefined;
-  let current: SideProcess | undefined;
+  let current: GroupedProcess | undefined;
   const abortSync = (): void => {
     current?.killGroupSync();
     worktree?.removeSync();
@@ -306,15 +294,15 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 
-  // A run that does not end within twice its expected time is stuck: 13 windows (pairs and the
-  // calibrated twins), each with a load process to start, and the servers to start.
-  const timeoutMs = (13 * (config.durationS + config.warmupS + 5) + 120) * 2 * 1000;
-  const runSide = async (side: SideName, round: number, root: string): Promise<SideRun> => {
-    const out = join(config.dir, `${side}-${round + 1}`);
-    rmSync(out, { recursive: true, force: true });
-    const sideStarted = Date.now();
-    const prefix = `[${side} ${round + 1}/${config.rounds}]`;
-    const proc = new SideProcess(root, sideArgs(config, out), prefix, log);
+  /** Runs a grouped child to its end (or kills it after timeoutMs); throws unless it exited 0. */
+  const runGrouped = async (
+    command: string,
+    args: string[],
+    cwd: string,
+    prefix: string,
+    timeoutMs: number,
+  ): Promise<void> => {
+    const proc = new GroupedProcess(command, args, cwd, prefix, log);
     current = proc;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -324,14 +312,30 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
     clearTimeout(timer);
     proc.killGroupSync();
     current = undefined;
-    if (outcome === 'timeout') {
-      throw new Error(`${prefix} usher bench did not finish within ${timeoutMs / 1000} s; killed`);
-    }
+    if (outcome === 'timeout')
+      throw new Error(`${prefix} did not finish within ${timeoutMs / 1000} s; killed`);
     if (outcome.code !== 0) {
       throw new Error(
-        `${prefix} usher bench exited with ${outcome.code ?? outcome.signal}:\n${proc.tail.slice(-15).join('\n')}`,
+        `${prefix} exited with ${outcome.code ?? outcome.signal}:\n${proc.tail.slice(-15).join('\n')}`,
       );
     }
+  };
+
+  // A run that does not end within twice its expected time is stuck: 13 windows (pairs and the
+  // calibrated twins), each with a load process to start, and the servers to start.
+  const timeoutMs = (13 * (config.durationS + config.warmupS + 5) + 120) * 2 * 1000;
+  const runSide = async (side: SideName, round: number, root: string): Promise<SideRun> => {
+    const out = join(config.dir, `${side}-${round + 1}`);
+    rmSync(out, { recursive: true, force: true });
+    const sideStarted = Date.now();
+    const prefix = `[${side} ${round + 1}/${config.rounds}]`;
+    await runGrouped(
+      process.execPath,
+      [join(root, 'bin', 'usher.mjs'), 'bench', ...sideArgs(config, out)],
+      root,
+      prefix,
+      timeoutMs,
+    );
     const { path, measurements } = readSideReport(out);
     const seconds = (Date.now() - sideStarted) / 1000;
     log(`${prefix} done in ${seconds.toFixed(0)} s`);
@@ -349,25 +353,33 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   };
 
   const runs: SideRun[] = [];
+  const retried: string[] = [];
   let baseOwnModules = false;
   try {
-    worktree = new BaseWorktree(headRoot, base.commit);
-    log(`usher bench --check: base worktree ${worktree.dir}`);
+    const base = new BaseWorktree(headRoot, baseCommit.commit);
+    worktree = base;
+    log(`usher bench --check: base worktree ${base.dir}`);
     for (const { side, round } of runOrder(config.rounds)) {
-      if (side === 'head') {
-        runs.push(await runSide('head', round, headRoot));
-        continue;
-      }
+      const root = side === 'head' ? headRoot : base.dir;
       try {
-        runs.push(await runSide('base', round, worktree.dir));
+        runs.push(await runSide(side, round, root));
       } catch (error) {
-        if (!differs || baseOwnModules) throw error;
-        log(
-          `usher bench --check: the base failed on this checkout's node_modules: ${(error as Error).message}`,
-        );
-        worktree.installOwnModules(log);
-        baseOwnModules = true;
-        runs.push(await runSide('base', round, worktree.dir));
+        const ranBefore = runs.some((run) => run.side === side);
+        const message = (error as Error).message.split('\n')[0] ?? '';
+        if (side === 'base' && !ranBefore && differs && !baseOwnModules) {
+          // Never ran on this checkout's node_modules: a dependency the base's lockfile has.
+          log(`usher bench --check: the base failed on this checkout's node_modules: ${message}`);
+          base.unlinkModules();
+          await runGrouped('npm', ['ci', '--no-audit', '--no-fund'], base.dir, '[base npm ci]', 15 * 60_000);
+          baseOwnModules = true;
+        } else if (ranBefore) {
+          // It ran before: a transient failure (a server slow to start on a loaded machine).
+          log(`usher bench --check: ${message}; running it again once`);
+        } else {
+          throw error;
+        }
+        retried.push(`${side} ${round + 1}: ${message}`);
+        runs.push(await runSide(side, round, root));
       }
     }
   } finally {
@@ -381,10 +393,11 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   const ratiosOf = (side: SideName): RoundRatios[] =>
     runs.filter((run) => run.side === side).map((run) => run.ratios);
   return {
-    base,
+    base: baseCommit,
     head,
     lockfileDiffers: differs,
     baseOwnModules,
+    retried,
     tolerance: config.tolerance,
     rounds: config.rounds,
     args: sideArgs(config, '<run folder>'),

@@ -4,9 +4,18 @@
 // Correctness only — the figures of one-second runs mean nothing.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitUntil } from '../../shared/testing/wait.ts';
@@ -53,7 +62,19 @@ function startCheck(args: string[]): Run {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-function killGroup(run: Run): void {
+/**
+ * After a failed test: Ctrl-C first, so the check removes its worktree and kills its runs'
+ * process groups; then SIGKILL whatever is left, and remove the worktree by hand.
+ */
+async function stopCheck(run: Run): Promise<void> {
+  let exited = run.child.exitCode !== null || run.child.signalCode !== null;
+  void run.exited.then(() => {
+    exited = true;
+  });
+  if (!exited) {
+    run.child.kill('SIGINT');
+    await waitUntil(() => exited, 'the check to stop on SIGINT', 20_000).catch(() => {});
+  }
   for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
     try {
       process.kill(-run.child.pid!, signal);
@@ -61,6 +82,21 @@ function killGroup(run: Run): void {
       // already gone
     }
   }
+  const worktree = worktreeOf(run.stderr());
+  if (worktree === undefined || !existsSync(worktree)) return;
+  for (const pid of processesIn(worktree)) {
+    for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone
+      }
+    }
+  }
+  const modules = join(worktree, 'node_modules');
+  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) unlinkSync(modules);
+  spawnSync('git', ['-C', root, 'worktree', 'remove', '--force', worktree]);
+  rmSync(dirname(worktree), { recursive: true, force: true });
 }
 
 /** Processes whose working directory is inside `dir` (the base side's bench and its servers). */
@@ -91,8 +127,8 @@ describe('usher bench --check', () => {
   test('HEAD against the current tree: every ratio in the table, exit 0', { timeout: 240_000 }, async (t) => {
     const out = mkdtempSync(join(tmpdir(), 'usher-bench-check-test-'));
     const run = startCheck(['--check', 'HEAD', ...TINY, '--check-tolerance', '10', '--out', out]);
-    t.after(() => {
-      killGroup(run);
+    t.after(async () => {
+      await stopCheck(run);
       rmSync(out, { recursive: true, force: true });
     });
     const code = await run.exited;
@@ -126,8 +162,8 @@ describe('usher bench --check', () => {
   }, async (t) => {
     const out = mkdtempSync(join(tmpdir(), 'usher-bench-check-test-'));
     const run = startCheck(['--check', 'HEAD', ...TINY, '--out', out]);
-    t.after(() => {
-      killGroup(run);
+    t.after(async () => {
+      await stopCheck(run);
       rmSync(out, { recursive: true, force: true });
     });
     await waitUntil(
