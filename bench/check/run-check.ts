@@ -272,7 +272,7 @@ export async function runCheck(config: CheckConfig): Promise<CheckResult> {
   );
   if (differs) {
     log(
-      "usher bench --check: the base's package-lock.json differs from this checkout's; both sides run on this checkout's node_modules (the base gets its own `npm ci` only if it fails to run on them)",
+      "usher bench --check: the base's package-lock.json differs from this checkout's; both sides run on this checkout's node_modules (the base gets its own `npm ci` only if its first run fails on them)",
     );
   }
 
