@@ -56,6 +56,15 @@ export const benchOptions = {
     help: 'run the servers with --cpu-prof (profiles in the run folder)',
   },
   seed: { kind: 'int', default: 1, min: 0, help: 'seed of the storm room sizes' },
+  check: {
+    kind: 'string',
+    help: 'regression guard: run BASE_REF (a commit, in a temporary git worktree) and this tree in alternating runs, --rounds each, and compare their ratios',
+  },
+  'check-tolerance': {
+    kind: 'string',
+    default: '0.10',
+    help: 'with --check: fail when a ratio is more than this fraction worse than the base',
+  },
 } as const satisfies OptionTable;
 
 export const benchHelp = formatHelp(
@@ -70,5 +79,12 @@ ratios against the limits and the peer are taken on CPU per op.
 Results: a table on stdout, and report.json, cpu.svg, storm-*.svg, index.html in --out.
 Every load is bounded in operations and time; every process started is killed at the end,
 on error and on Ctrl-C.
+
+usher bench --check BASE_REF runs each side's own \`usher bench\` (assign, limit, http and peer,
+one round each, with the windows and clients given here) in turn — base, head, then head, base,
+… for --rounds rounds — on the same cores, takes each ratio's median over the rounds, prints
+base, head and the change, and exits non-zero naming every ratio more than --check-tolerance
+worse than the base. The base's worktree uses this checkout's node_modules. Example:
+  usher bench --check main --rounds 3
 `,
 );

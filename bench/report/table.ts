@@ -6,7 +6,7 @@ const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? v
 const whole = (value: number): string =>
   Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
 
-function renderTable(header: string[], rows: string[][], markdown: boolean): string {
+export function renderTable(header: string[], rows: string[][], markdown: boolean): string {
   if (markdown) {
     const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
     return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
