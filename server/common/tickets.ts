@@ -46,8 +46,8 @@ export const OPEN_GRANTS: Readonly<TicketGrants> = Object.freeze({
   admin: false,
 });
 
-// Random ids are minted twice per session request; one randomBytes call per id measured
-// 2.3 µs, so ids are cut from a pooled 4 KiB block of the same CSPRNG output (≈0.2 µs).
+// Random ids are minted twice per session request; one randomBytes call per id costs far
+// more than a slice, so ids are cut from a pooled 4 KiB block of the same CSPRNG output.
 const POOL_SIZE = 4096;
 let pool = randomBytes(POOL_SIZE);
 let poolOffset = 0;
@@ -73,8 +73,8 @@ function keyResolver(keys: KeyRing, purpose: KeyPurpose): JWTVerifyGetKey {
 
 /**
  * Sign a ticket. This is on the broker's hot path (one per session request), so the
- * compact JWS is assembled directly with one HMAC (≈3 µs in all) instead of through jose's
- * async key import (≈130 µs); `verifyTicket` below is its synchronous counterpart, and
+ * compact JWS is assembled directly with one HMAC instead of through jose's async key
+ * import (far slower: docs/PERFORMANCE.md); `verifyTicket` below is its synchronous counterpart, and
  * tests pin both to jose's reading of the same tokens.
  */
 export function signTicket(
@@ -105,8 +105,8 @@ export function signTicket(
   };
   const kid = keys.current.kid;
   // The payload's JSON written out (every string through JSON.stringify, so it is the same
-  // text JSON.stringify of the object would give): 0.35 µs less per request than building
-  // and serialising an object.
+  // text JSON.stringify of the object would give), cheaper per request than building and
+  // serialising an object.
   const payload =
     `{"room":${JSON.stringify(claims.room)},"name":${JSON.stringify(claims.name)},"iss":"${ISSUER}",` +
     `"aud":${JSON.stringify(claims.serverId)},"sub":${JSON.stringify(claims.sessionId)},` +
@@ -168,8 +168,8 @@ interface SignedTicket {
  * known `kid` (so `alg: none` and algorithm confusion are refused before any key is used),
  * the MAC is compared in constant time, then the issuer and the required claims. Throws
  * UsherError('TICKET_INVALID'); expiry and audience are the caller's to check. One
- * synchronous HMAC: jose's async WebCrypto path measured 40 µs here (42 % of a media
- * server's CPU under join load).
+ * synchronous HMAC: jose's async WebCrypto path was a large share of a media server's CPU
+ * under join load (docs/PERFORMANCE.md).
  */
 function readTicket(keys: KeyRing, ticket: string): SignedTicket {
   const first = ticket.indexOf('.');
