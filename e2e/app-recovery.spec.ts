@@ -27,6 +27,8 @@ class OwnFleet {
     env: {
       ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('USHER_'))),
       USHER_SECRET: randomBytes(32).toString('base64url'),
+      // Token mode, as `usher stack` runs it: the app gets its join token from the dev endpoint.
+      USHER_API_KEYS: `e2e:${randomBytes(32).toString('base64url')}`,
       USHER_LOG_LEVEL: 'info',
     },
   };
@@ -42,7 +44,7 @@ class OwnFleet {
     process.once('exit', this.#onExit);
     const broker = spawnUsher(
       'broker',
-      ['broker', '--host', '127.0.0.1', '--port', '0', '--static-dir', webDist],
+      ['broker', '--host', '127.0.0.1', '--port', '0', '--static-dir', webDist, '--dev-token-endpoint'],
       this.#options,
     );
     this.processes.push(broker);
