@@ -129,6 +129,10 @@ test.describe('the app in an iframe of another site', () => {
         `${host.refusedOrigin}${host.page(iframeHostHtml(stack.brokerUrl, { room, name: 'Eve' }))}`,
       );
       await blocked;
+      expect(
+        await refused.evaluate(() => (window as unknown as { __embedEvents: unknown[] }).__embedEvents),
+        'a refused frame sends no event, not even ready',
+      ).toEqual([]);
 
       // 2. Framing allowed, but the frame is told its parent is another (not allowed) origin:
       //    beside it a frame with the truth, as the control. Both get the same `join` command.
