@@ -1,7 +1,8 @@
 // The built web app at `/` and the embeddable bundles under it (/widget/v1/, /sdk/v1/,
 // /embed/v1/), served precompressed (brotli/gzip written at build time) with a cache policy per
-// kind of file, and the 404 handler: single-page-app fallback to index.html for browser navigations only, the wire
-// `error` shape (NOT_FOUND) for everything else — a mistyped script URL never gets HTML.
+// kind of file, and the 404 handler: single-page-app fallback to index.html for browser
+// navigations only (`/embed?room=…` included), the wire `error` shape (NOT_FOUND) for everything
+// else — a mistyped script URL never gets HTML.
 import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
