@@ -17,6 +17,8 @@ import { joinRoom, openParticipant, type Participant } from './fixtures/particip
 
 const JOIN_TIMEOUT_MS = 20_000;
 const SCREENSHOTS = 'test-results/screenshots';
+/** The app's dark-scheme --card colour (web/app/styles.css), the control bar's background. */
+const DARK_CARD = 'rgb(27, 32, 41)';
 
 const framePage = (src: string): string =>
   `<!doctype html><html><head><meta charset="utf-8"><title>framing site</title></head>
@@ -202,11 +204,16 @@ async function screenshots(embed: EmbedPage): Promise<void> {
     );
     for (const colorScheme of ['light', 'dark'] as const) {
       await embed.page.emulateMedia({ colorScheme });
-      // The emulation reaches the (out-of-process) frame a moment later.
+      // The emulation reaches the (out-of-process) frame a moment later: wait until its control
+      // bar has the scheme's colour and two frames were painted since.
       const app = embed.page.frames().find((f) => new URL(f.url()).pathname === '/embed');
-      await expect
-        .poll(() => app!.evaluate(() => matchMedia('(prefers-color-scheme: dark)').matches))
-        .toBe(colorScheme === 'dark');
+      const controlBar = () =>
+        app!.evaluate(async () => {
+          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+          return getComputedStyle(document.querySelector('.controls')!).backgroundColor;
+        });
+      if (colorScheme === 'dark') await expect.poll(controlBar).toBe(DARK_CARD);
+      else await expect.poll(controlBar).not.toBe(DARK_CARD);
       // Every control is inside the frame.
       const frame = await embed.iframe.boundingBox();
       for (const button of await embed.app.locator('.controls button:visible').all()) {
