@@ -143,8 +143,8 @@ test.describe('the app in an iframe of another site', () => {
       const page = await context.newPage();
       await page.goto(
         `${host.allowedOrigin}${host.page(`<!doctype html><html><head><meta charset="utf-8"><title>two frames</title></head><body>
-<iframe id="lie" src="${src(host.refusedOrigin)}" width="400" height="300" allow="camera; microphone"></iframe>
-<iframe id="truth" src="${src(host.allowedOrigin)}" width="400" height="300" allow="camera; microphone"></iframe>
+<iframe id="lie" src="${src(host.refusedOrigin)}" width="400" height="420" allow="camera; microphone"></iframe>
+<iframe id="truth" src="${src(host.allowedOrigin)}" width="400" height="420" allow="camera; microphone"></iframe>
 <script>
   window.__got = [];
   addEventListener('message', (event) => {
@@ -157,6 +157,10 @@ test.describe('the app in an iframe of another site', () => {
         page.evaluate(() => (window as unknown as { __got: Array<{ from: string; type: string }> }).__got);
       await expect.poll(got, { timeout: JOIN_TIMEOUT_MS }).toContainEqual({ from: 'truth', type: 'ready' });
       await expect(page.frameLocator('#lie').getByRole('button', { name: /join/i }).first()).toBeVisible();
+      // Before `join` (autojoin=0) the frame shows the app's pre-join, without the page header.
+      await expect(page.frameLocator('#lie').locator('.app-header')).toHaveCount(0);
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.locator('#lie').screenshot({ path: join(SCREENSHOTS, 'iframe-400-prejoin.png') });
       await page.evaluate((brokerOrigin) => {
         for (const frame of document.querySelectorAll('iframe'))
           frame.contentWindow?.postMessage({ usher: 1, type: 'join' }, brokerOrigin);
