@@ -120,6 +120,27 @@ test.describe('the app in an iframe of another site', () => {
     }
   });
 
+  test("the host's token is the one used: a bad one ends in error, not in a dev-endpoint join", async ({
+    browser,
+    stack,
+    host,
+  }) => {
+    const bad = await openEmbedPage(browser, stack.brokerUrl, host, {
+      room: uniqueRoom('token'),
+      name: 'Mallory',
+      token: 'not-a-join-token',
+    });
+    try {
+      await expect.poll(() => eventTypes(bad), { timeout: JOIN_TIMEOUT_MS }).toContain('left');
+      const [error] = await bad.events('error');
+      expect((error?.detail as { code?: string } | undefined)?.code, 'a catalogue code').toMatch(/^[A-Z_]+$/);
+      expect(await bad.events('joined')).toEqual([]);
+      expect((await bad.events('left'))[0]?.detail).toMatchObject({ reason: 'error' });
+    } finally {
+      await bad.context.close();
+    }
+  });
+
   test('a parent the broker does not allow cannot drive the call', async ({ browser, stack, host }) => {
     const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
     try {
