@@ -15,10 +15,12 @@ const here = (path: string): string => fileURLToPath(new URL(`../${path}`, impor
 export const EMBED_PATHS = {
   widget: 'widget/v1',
   sdk: 'sdk/v1',
+  embed: 'embed/v1',
 } as const;
 
 export const WIDGET_FILES = { es: 'usher-call.js', iife: 'usher-call.iife.js' } as const;
 export const SDK_FILE = 'usher.js';
+export const EMBED_HELPER_FILE = 'usher-embed.js';
 
 const LIBRARY_BUILD = {
   target: 'es2022',
@@ -67,6 +69,26 @@ export function sdkConfig(outDir: string): InlineConfig {
   };
 }
 
+/** The iframe helper: a classic script (it sets `window.UsherEmbed`), so it loads with or without
+ *  `type="module"`. */
+export function embedHelperConfig(outDir: string): InlineConfig {
+  return {
+    configFile: false,
+    logLevel: 'warn',
+    publicDir: false,
+    build: {
+      ...LIBRARY_BUILD,
+      outDir,
+      lib: {
+        entry: here('web/embed/usher-embed.ts'),
+        name: 'UsherEmbedModule',
+        formats: ['iife'],
+        fileName: () => EMBED_HELPER_FILE,
+      },
+    },
+  };
+}
+
 /** Builds the widget and the SDK into the app's output once the app is built, then precompresses. */
 export function embedBundles(outRoot: string): Plugin {
   return {
@@ -76,6 +98,7 @@ export function embedBundles(outRoot: string): Plugin {
       await build(widgetConfig(join(outRoot, EMBED_PATHS.widget), 'es'));
       await build(widgetConfig(join(outRoot, EMBED_PATHS.widget), 'iife'));
       await build(sdkConfig(join(outRoot, EMBED_PATHS.sdk)));
+      await build(embedHelperConfig(join(outRoot, EMBED_PATHS.embed)));
       precompress(outRoot);
     },
   };

@@ -119,6 +119,23 @@ export async function registerSecurityHeaders(
   });
 }
 
+/**
+ * `GET /v1/embed-config`: the origins that may frame the app (the same list as its CSP
+ * `frame-ancestors`, which every page already publishes), so the app in an iframe knows whether
+ * its parent page may drive it over postMessage (web/app/embed-bridge.ts). The answer is
+ * `{ frameAncestors: string[] }` (web/embed/protocol.ts's `EmbedConfig`); the broker's own
+ * origin is implied.
+ */
+export function registerEmbedConfigRoute(
+  app: FastifyInstance,
+  options: { allowedOrigins?: readonly string[] | undefined },
+): void {
+  const body = JSON.stringify({ frameAncestors: frameAncestors(options.allowedOrigins) });
+  app.get('/v1/embed-config', async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').header('cache-control', 'no-cache').send(body),
+  );
+}
+
 /** The allowed origins as CSP sources: `*`, or http(s) origins (anything else is left out). */
 export function frameAncestors(allowedOrigins: readonly string[] | undefined): string[] {
   const out: string[] = [];

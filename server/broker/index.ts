@@ -28,7 +28,7 @@ import { registerDevTokenRoute } from './dev-token-route.ts';
 import { Fleet } from './fleet.ts';
 import { FleetWebhooks } from './fleet-webhooks.ts';
 import { clientErrorCode, clientErrorHandler, errorHandler, RequestError, sendError } from './http-errors.ts';
-import { registerCors, registerSecurityHeaders } from './http-guards.ts';
+import { registerCors, registerEmbedConfigRoute, registerSecurityHeaders } from './http-guards.ts';
 import { DEFAULT_IP_BUDGET, IpBudget, type IpBudgetOptions } from './ip-budget.ts';
 import { createBrokerMetrics } from './metrics.ts';
 import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
@@ -406,6 +406,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       }
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
+    registerEmbedConfigRoute(app, { allowedOrigins: options.allowedOrigins });
     const socketRoutes = new Map<string, SocketRoute>();
     // Session routes in their own scope, so the CORS hook stays off the rest.
     await app.register(async (scope) => {

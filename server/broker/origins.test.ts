@@ -108,10 +108,19 @@ describe('origins, CORS and security headers', () => {
     const csp = page.headers.get('content-security-policy') ?? '';
     assert.match(csp, /frame-ancestors 'self' https:\/\/customer\.example http:\/\/localhost:5173(;|$)/);
     assert.equal(page.headers.get('x-frame-options'), null);
+    // The embedded app learns the same list to decide whether its parent may drive it.
+    const config = await fetch(listed.http('/v1/embed-config'));
+    assert.equal(config.status, 200);
+    assert.deepEqual(await config.json(), {
+      frameAncestors: ['https://customer.example', 'http://localhost:5173'],
+    });
+    const none = await startBroker(t, { staticDir: dir });
+    assert.deepEqual(await (await fetch(none.http('/v1/embed-config'))).json(), { frameAncestors: [] });
     const any = await startBroker(t, { staticDir: dir, allowedOrigins: ['*'] });
     const anyCsp = (await fetch(any.http('/'), { headers: { accept: 'text/html' } })).headers.get(
       'content-security-policy',
     );
     assert.match(anyCsp ?? '', /frame-ancestors 'self' \*(;|$)/);
+    assert.deepEqual(await (await fetch(any.http('/v1/embed-config'))).json(), { frameAncestors: ['*'] });
   });
 });

@@ -94,9 +94,15 @@ describe('static web app', () => {
       'widget/v1/usher-call.js': 'export {};',
       'widget/v1/usher-call.iife.js': '(function(){})();',
       'sdk/v1/usher.js': 'export {};',
+      'embed/v1/usher-embed.js': '(function(){})();',
     });
     const tb = await startBroker(t, { staticDir: dir });
-    for (const path of ['/widget/v1/usher-call.js', '/widget/v1/usher-call.iife.js', '/sdk/v1/usher.js']) {
+    for (const path of [
+      '/widget/v1/usher-call.js',
+      '/widget/v1/usher-call.iife.js',
+      '/sdk/v1/usher.js',
+      '/embed/v1/usher-embed.js',
+    ]) {
       const res = await get(tb.http(path), { origin: 'https://customer.example' });
       assert.equal(res.status, 200, path);
       assert.match(String(res.headers['content-type']), /^(application|text)\/javascript/, path);
@@ -109,6 +115,8 @@ describe('static web app', () => {
       '/widget/v2/usher-call.js',
       '/widget/v1/',
       '/sdk/v1/nope.js',
+      '/embed/v1/nope.js',
+      '/embed/v1/',
       '/widget.js',
       '/sdk.js',
       '/x/y.css',
@@ -118,5 +126,9 @@ describe('static web app', () => {
       assert.match(String(res.headers['content-type']), /^application\/json/, path);
       assert.equal((JSON.parse(res.body.toString()) as { code: string }).code, 'NOT_FOUND', path);
     }
+    // The app's embed mode is the app's page.
+    const embed = await get(tb.http('/embed?room=r&name=Ada'), HTML);
+    assert.equal(embed.status, 200);
+    assert.match(embed.body.toString(), /<title>usher<\/title>/);
   });
 });

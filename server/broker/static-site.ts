@@ -1,7 +1,8 @@
-// The built web app at `/` and the embeddable bundles under it (/widget/v1/, /sdk/v1/), served
-// precompressed (brotli/gzip written at build time) with a cache policy per kind of file, and the
-// 404 handler: single-page-app fallback to index.html for browser navigations only, the wire
-// `error` shape (NOT_FOUND) for everything else — a mistyped script URL never gets HTML.
+// The built web app at `/` and the embeddable bundles under it (/widget/v1/, /sdk/v1/,
+// /embed/v1/), served precompressed (brotli/gzip written at build time) with a cache policy per
+// kind of file, and the 404 handler: single-page-app fallback to index.html for browser
+// navigations only (`/embed?room=…` included), the wire `error` shape (NOT_FOUND) for everything
+// else — a mistyped script URL never gets HTML.
 import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -11,7 +12,7 @@ import { sendError } from './http-errors.ts';
 /** API paths never fall back to the app, so a typo there is a clear 404. */
 const API_PREFIXES = ['/v1/', '/admin/v1/', '/metrics', '/healthz', '/readyz'];
 /** The embeddable bundles' paths (scripts/embed-build.ts) and the names people guess for them. */
-const EMBED_PREFIXES = ['/widget/', '/sdk/', '/widget.js', '/sdk.js'];
+const EMBED_PREFIXES = ['/widget/', '/sdk/', '/embed/v1/', '/widget.js', '/sdk.js'];
 /** A request for a file of these kinds wants that file, never the app's page. */
 const FILE_EXTENSION = /\.(?:m?js|cjs|css|map|json|wasm|ts)$/i;
 
@@ -34,7 +35,7 @@ export async function registerStaticSite(
   const root = staticDir === undefined ? undefined : resolve(staticDir);
   const serving = root !== undefined && existsSync(resolve(root, 'index.html'));
   if (serving) {
-    const embedDirs = ['widget', 'sdk'].map((dir) => `${resolve(root, dir)}${sep}`);
+    const embedDirs = ['widget', 'sdk', 'embed'].map((dir) => `${resolve(root, dir)}${sep}`);
     await app.register(fastifyStatic, {
       root,
       prefix: '/',

@@ -11,20 +11,30 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { build } from 'vite';
-import { SDK_FILE, sdkConfig, WIDGET_FILES, widgetConfig } from '../../scripts/embed-build.ts';
+import {
+  EMBED_HELPER_FILE,
+  embedHelperConfig,
+  SDK_FILE,
+  sdkConfig,
+  WIDGET_FILES,
+  widgetConfig,
+} from '../../scripts/embed-build.ts';
 
 export const GZIP_BUDGET_BYTES = {
   widget: 24 * 1024,
   sdk: 12 * 1024,
+  /** The iframe helper only makes a frame and wraps postMessage. */
+  embedHelper: 1024,
 } as const;
 
 describe('embed bundles', () => {
-  test('widget (ES module and classic script) and SDK: one file each, self-contained, within budget', async (t) => {
+  test('widget (ES module and classic script), SDK and iframe helper: one file each, self-contained, within budget', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'usher-embed-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     await build({ ...widgetConfig(join(dir, 'widget'), 'es'), logLevel: 'silent' });
     await build({ ...widgetConfig(join(dir, 'widget'), 'iife'), logLevel: 'silent' });
     await build({ ...sdkConfig(join(dir, 'sdk')), logLevel: 'silent' });
+    await build({ ...embedHelperConfig(join(dir, 'embed')), logLevel: 'silent' });
     assert.deepEqual(readdirSync(join(dir, 'widget')).sort(), [WIDGET_FILES.iife, WIDGET_FILES.es].sort());
     assert.deepEqual(readdirSync(join(dir, 'sdk')), [SDK_FILE]);
 
@@ -47,6 +57,10 @@ describe('embed bundles', () => {
     assert.doesNotMatch(iife, /import\.meta/);
     assert.doesNotMatch(es, /^import\s/m, 'the ES module imports nothing (lit is inside)');
     assert.match(sdk, /export\s*\{/);
+    const helper = check(join(dir, 'embed', EMBED_HELPER_FILE), GZIP_BUDGET_BYTES.embedHelper);
+    assert.deepEqual(readdirSync(join(dir, 'embed')), [EMBED_HELPER_FILE]);
+    assert.doesNotMatch(helper, /^\s*(import|export)\s/m, 'a classic script');
+    assert.match(helper, /camera; microphone; display-capture/);
     t.diagnostic(`gzip sizes: ${JSON.stringify(sizes)}`);
   });
 });

@@ -33,6 +33,13 @@ function storedDevice(key: string): string | null {
   return value === NONE ? null : (value ?? '');
 }
 
+/** Joins the room and name of the page's URL, with the default devices (autojoin, the embed's `join`). */
+export function joinFromUrl(calls: CallStore, config: AppConfig): void {
+  const mapped = canonicalRoomId(config.room);
+  if (!mapped.ok) return;
+  void calls.join(mapped.id, mapped.name, config.name, { micId: '', cameraId: '' });
+}
+
 export function App({ store: calls, config }: { store: CallStore; config: AppConfig }) {
   const call = useCall(calls);
   const [last, setLast] = useState<JoinRequest | null>(null);
@@ -54,9 +61,8 @@ export function App({ store: calls, config }: { store: CallStore; config: AppCon
     if (!config.autojoin) return;
     const mapped = canonicalRoomId(config.room);
     if (!mapped.ok) return;
-    const request = { room: mapped.id, roomName: mapped.name, name: config.name, micId: '', cameraId: '' };
-    setLast(request);
-    void calls.join(request.room, request.roomName, request.name, { micId: '', cameraId: '' });
+    setLast({ room: mapped.id, roomName: mapped.name, name: config.name, micId: '', cameraId: '' });
+    joinFromUrl(calls, config);
   }, [calls, config]);
 
   useEffect(() => {
@@ -65,8 +71,8 @@ export function App({ store: calls, config }: { store: CallStore; config: AppCon
   }, [call.phase, call.roomName]);
 
   return (
-    <div className={`app app-${call.phase}`}>
-      {call.phase !== 'call' && (
+    <div className={`app app-${call.phase}${config.embed ? ' app-embed' : ''}`}>
+      {call.phase !== 'call' && !config.embed && (
         <header className="app-header">
           <span className="brand">Usher</span>
         </header>

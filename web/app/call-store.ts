@@ -161,6 +161,7 @@ export class CallStore {
   #timers: ReturnType<typeof setInterval>[] = [];
   #bannerTimer: ReturnType<typeof setTimeout> | null = null;
   #chatId = 0;
+  #token: string | null = null;
 
   constructor(brokerUrl: string, options: CallStoreOptions = {}) {
     this.brokerUrl = brokerUrl;
@@ -237,7 +238,7 @@ export class CallStore {
       },
     };
     if (name !== '') options.name = name;
-    const token = await fetchDevToken(this.brokerUrl, room, name);
+    const token = this.#token ?? (await fetchDevToken(this.brokerUrl, room, name));
     if (token !== null) options.token = token;
     if (this.#options.iceTransportPolicy !== undefined)
       options.iceTransportPolicy = this.#options.iceTransportPolicy;
@@ -245,6 +246,11 @@ export class CallStore {
     this.#session = session;
     this.#wire(session);
     await session.join();
+  }
+
+  /** A join token from the embedding page (its backend minted it): used instead of the dev endpoint. */
+  setToken(token: string | null): void {
+    this.#token = token;
   }
 
   /** Stops trying (while waiting for a server) or leaves the call; back to the pre-join page. */

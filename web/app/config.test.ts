@@ -13,8 +13,19 @@ describe('readConfig', () => {
       room: 'lobby',
       name: '',
       autojoin: false,
+      embed: false,
+      token: null,
       iceTransportPolicy: undefined,
     });
+  });
+
+  test('embed mode: /embed or ?embed=1; it joins by itself unless autojoin=0; ?token= is kept', () => {
+    const embed = (pathname: string, search: string) =>
+      readConfig({ protocol: 'http:', host: 'h', pathname, search });
+    assert.deepEqual([embed('/embed', '?room=r').embed, embed('/embed', '?room=r').autojoin], [true, true]);
+    assert.deepEqual([embed('/', '?embed=1').embed, embed('/embed/', '?autojoin=0').autojoin], [true, false]);
+    assert.deepEqual([embed('/embedded', '').embed, embed('/', '?room=r').autojoin], [false, false]);
+    assert.equal(embed('/embed', '?token=abc').token, 'abc');
   });
 
   test('?relay=1 forces TURN; any other value does not', () => {
