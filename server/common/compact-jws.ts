@@ -50,8 +50,8 @@ export function readHs256(
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-/** A base64url JSON object segment, or undefined when it is anything else. */
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
+/** A base64url JSON object segment, or undefined when it is anything else (tickets use it too). */
+export function decodeSegment(segment: string): Record<string, unknown> | undefined {
   if (!BASE64URL.test(segment)) return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));

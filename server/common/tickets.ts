@@ -5,6 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type JWTVerifyGetKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { UsherError } from '../../shared/errors.ts';
+import { decodeSegment } from './compact-jws.ts';
 import type { KeyPurpose, KeyRing } from './keys.ts';
 
 export const TICKET_TYPE = 'usher-ticket+jwt';
@@ -284,18 +285,6 @@ export function readResumeProof(
   if (read.room !== room || !(ageSeconds <= maxAgeSeconds && ageSeconds >= -CLOCK_TOLERANCE_S))
     throw new UsherError('BAD_RESUME');
   return { sessionId: read.sessionId, identity: read.identity, name: read.name, grants: read.grants };
-}
-
-/** A base64url JSON object segment, or undefined when it is anything else. */
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Remembers used ticket ids until they expire, so a ticket works once. */
