@@ -403,7 +403,11 @@ export class Assigner {
       const evacuate = [...holders.keys()].filter((server) => !server.draining);
       const from =
         pinned !== undefined && holders.has(pinned) ? pinned : (holders.keys().next().value as MediaServer);
-      const cause: MoveCause = from.draining ? 'drained' : (withheld.get(from.id) ?? 'member');
+      const cause: MoveCause = from.draining
+        ? 'drained'
+        : from.seatsUnanswered
+          ? 'frozen'
+          : (withheld.get(from.id) ?? 'member');
       if (pinned !== undefined && !holders.has(pinned) && usable(pinned, excluded))
         return this.planned(room, pinned, now, session, { evacuate, evacuateCause: cause });
       return this.placed(room, now, excluded, from.id, session, {
@@ -438,9 +442,9 @@ export class Assigner {
         evacuate: [],
         evacuateCause: 'drained',
       });
-    if (excluded.has(pinned.id)) {
+    if (excluded.has(pinned.id) || pinned.seatsUnanswered) {
       // The pinned server is alive and may hold members this broker has not heard of yet.
-      const cause = withheld.get(pinned.id) ?? 'member';
+      const cause = pinned.seatsUnanswered ? 'frozen' : (withheld.get(pinned.id) ?? 'member');
       return this.placed(room, now, excluded, pinned.id, session, {
         move: { from: pinned.id, cause },
         evacuate: [pinned],
@@ -603,7 +607,7 @@ export class Assigner {
 
 /** May this client's members of a room go here (it is not excluded, nor draining)? */
 function usable(server: MediaServer, excluded: ReadonlySet<string>): boolean {
-  return server.healthy && !server.draining && !excluded.has(server.id);
+  return server.healthy && !server.draining && !server.seatsUnanswered && !excluded.has(server.id);
 }
 
 /**

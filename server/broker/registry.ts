@@ -51,6 +51,8 @@ export interface MediaServer {
    * for no seat until the next report says otherwise.
    */
   readonly seatsWithheld: boolean;
+  /** It did not confirm a seat in time since its last report (frozen, or too slow): its rooms move. */
+  readonly seatsUnanswered: boolean;
 }
 
 export interface ServerInit {
@@ -77,6 +79,7 @@ export interface LoadUpdate {
 class ServerRecord implements MediaServer {
   healthy = true;
   seatsWithheld = false;
+  seatsUnanswered = false;
   drainRequested = false;
   reportedPeers = 0;
   /**
@@ -233,6 +236,7 @@ export class ServerRegistry {
     record.draining = load.draining || record.drainRequested;
     // The server's own word on its load again: it may be asked for seats (see seatRefused).
     record.seatsWithheld = false;
+    record.seatsUnanswered = false;
     record.lastSeen = now;
     return record.draining && !wasDraining;
   }
@@ -247,6 +251,7 @@ export class ServerRegistry {
     if (record === undefined) return;
     if (why === 'SERVER_DRAINING') record.draining = true;
     else record.seatsWithheld = true;
+    if (why === 'timeout') record.seatsUnanswered = true;
   }
 
   /** An admin asked the server to drain; returns true when that started a drain. */
