@@ -22,6 +22,8 @@ const broker = await createBroker({
   ping: { intervalMs: int('ping-interval-ms', 1000), timeoutMs: int('ping-timeout-ms', 2500) },
   heartbeat: { intervalMs: int('heartbeat-interval-ms', 1000), timeoutMs: int('heartbeat-timeout-ms', 3000) },
   ticketTtlSeconds: 30,
+  // As the CLI: server-confirmed seats only with USHER_SEAT_CONFIRM=on (the comparison run).
+  ...(process.env.USHER_SEAT_CONFIRM === 'on' ? { seatConfirm: { timeoutMs: 250 } } : {}),
   iceServers: {
     stunUrls: ['stun:127.0.0.1:3478'],
     turn: {

@@ -74,6 +74,11 @@ export interface AssignOptions {
    * with the move grant; open mode: always). Default true.
    */
   memberMove?: boolean;
+  /**
+   * Servers the broker itself found unable to take this session (they refused a seat or did
+   * not confirm one in time), with the cause a move off them is logged under. Always excluded.
+   */
+  withheld?: ReadonlyMap<string, MoveCause>;
 }
 
 /** How long the broker remembers which server a lost room was on, to log its move. */
@@ -81,6 +86,7 @@ const LOST_ROOM_MEMORY_MS = 5 * 60_000;
 /** CAS retries before giving up; each retry means another request moved the room meanwhile. */
 const MAX_ATTEMPTS = 8;
 const NONE_EXCLUDED: ReadonlySet<string> = new Set();
+const NO_CAUSES: ReadonlyMap<string, MoveCause> = new Map();
 /** Random draws in power-of-two-choices before falling back to a full scan. */
 const SAMPLE_DRAWS = 8;
 
@@ -153,6 +159,8 @@ export class Assigner {
     let excluded = exclude.length === 0 ? NONE_EXCLUDED : new Set(exclude);
     if (excluded.size > 0)
       excluded = await this.honouredExcludes(room, excluded, options.memberMove !== false);
+    const withheld = options.withheld ?? NO_CAUSES;
+    if (withheld.size > 0) excluded = new Set([...excluded, ...withheld.keys()]);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; ) {
       const now = this.now();
       // The common case: the room is live on one usable server. The seat is counted before the
@@ -170,7 +178,7 @@ export class Assigner {
         this.registry.release(holder, room, reserved);
       }
       const pin = await this.pins.get(room);
-      const plan = this.plan(room, pin, excluded, this.now(), true);
+      const plan = this.plan(room, pin, excluded, this.now(), true, withheld);
       if ('waitFor' in plan) {
         // Bounded by the warm-up's end, after which no plan waits.
         await this.warmUp?.waitFor(plan.waitFor);
@@ -358,6 +366,7 @@ export class Assigner {
     excluded: ReadonlySet<string>,
     now: number,
     session: boolean,
+    withheld: ReadonlyMap<string, MoveCause> = NO_CAUSES,
   ): Plan | Wait {
     const pinned = pin === undefined ? undefined : this.registry.get(pin.serverId);
     const holders = this.registry.holders(room);
@@ -394,7 +403,11 @@ export class Assigner {
       const evacuate = [...holders.keys()].filter((server) => !server.draining);
       const from =
         pinned !== undefined && holders.has(pinned) ? pinned : (holders.keys().next().value as MediaServer);
-      const cause: MoveCause = from.draining ? 'drained' : 'member';
+      const cause: MoveCause = from.draining
+        ? 'drained'
+        : from.seatsUnanswered
+          ? 'frozen'
+          : (withheld.get(from.id) ?? 'member');
       if (pinned !== undefined && !holders.has(pinned) && usable(pinned, excluded))
         return this.planned(room, pinned, now, session, { evacuate, evacuateCause: cause });
       return this.placed(room, now, excluded, from.id, session, {
@@ -429,13 +442,15 @@ export class Assigner {
         evacuate: [],
         evacuateCause: 'drained',
       });
-    if (excluded.has(pinned.id))
+    if (excluded.has(pinned.id) || pinned.seatsUnanswered) {
       // The pinned server is alive and may hold members this broker has not heard of yet.
+      const cause = pinned.seatsUnanswered ? 'frozen' : (withheld.get(pinned.id) ?? 'member');
       return this.placed(room, now, excluded, pinned.id, session, {
-        move: { from: pinned.id, cause: 'member' },
+        move: { from: pinned.id, cause },
         evacuate: [pinned],
-        evacuateCause: 'member',
+        evacuateCause: cause,
       });
+    }
     return this.planned(room, pinned, now, session, { evacuate: [], evacuateCause: 'member' });
   }
 
@@ -592,7 +607,7 @@ export class Assigner {
 
 /** May this client's members of a room go here (it is not excluded, nor draining)? */
 function usable(server: MediaServer, excluded: ReadonlySet<string>): boolean {
-  return server.healthy && !server.draining && !excluded.has(server.id);
+  return server.healthy && !server.draining && !server.seatsUnanswered && !excluded.has(server.id);
 }
 
 /**

@@ -15,6 +15,7 @@ import { isLoopbackUrl } from '../common/tls.ts';
 import type { Fleet } from './fleet.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { MediaServer } from './registry.ts';
+import { SeatRequests } from './seat-requests.ts';
 import { closeSocket, sendJson } from './ws-util.ts';
 
 /** A connection that has not sent `register` by then is closed. */
@@ -76,6 +77,8 @@ export class ControlSocket {
   private server: MediaServer | undefined;
   private readonly deadline: NodeJS.Timeout;
   private silence: NodeJS.Timeout | undefined;
+  /** Seat reservations in flight to this server (from registration on). */
+  private readonly seats = new SeatRequests((message) => sendJson(this.socket, message));
 
   constructor(
     private readonly socket: WebSocket,
@@ -148,7 +151,13 @@ export class ControlSocket {
       return;
     }
     this.silence?.refresh();
-    this.ctx.fleet.report(this.server, decoded.msg).catch(this.logFailure);
+    const message = decoded.msg;
+    if (message.type === 'reserved' || message.type === 'refused') {
+      // A late answer (its request timed out) is dropped: that seat expires on the server.
+      this.seats.answer(message);
+      return;
+    }
+    this.ctx.fleet.report(this.server, message).catch(this.logFailure);
   }
 
   /** A register small enough to decode first: decoded, then its token checked. */
@@ -222,6 +231,7 @@ export class ControlSocket {
       message.rooms,
       (outbound) => sendJson(this.socket, outbound),
       message.members,
+      this.seats,
     );
     this.server = registered;
     this.silence = setTimeout(() => this.onSilence(registered), heartbeat.timeoutMs);
@@ -255,6 +265,7 @@ export class ControlSocket {
     clearTimeout(this.deadline);
     clearTimeout(this.silence);
     this.state = 'closed';
+    this.seats.close();
     if (this.server !== undefined) {
       // A stall noticed only now (the server gave up on a silent broker) starts the warm-up
       // first, so the loss does not delete pins the reconnecting server will claim again.

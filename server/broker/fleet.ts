@@ -13,6 +13,7 @@ import type { Assigner, MigrateReason } from './assignment.ts';
 import type { FleetWebhooks } from './fleet-webhooks.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { MediaServer, ServerInit, ServerRegistry } from './registry.ts';
+import type { SeatOutcome, SeatRequest, SeatRequests } from './seat-requests.ts';
 import type { WarmUp } from './warm-up.ts';
 
 export type LossReason = 'heartbeat-timeout' | 'control-closed';
@@ -47,6 +48,7 @@ export interface LiveRoom {
 export class Fleet {
   private readonly options: FleetOptions;
   private readonly links = new Map<MediaServer, ControlSend>();
+  private readonly seatLinks = new Map<MediaServer, SeatRequests>();
   /** Set when the broker shuts down: its control sockets closing is not a server loss. */
   private stopped = false;
   /** Lost servers whose members are reported left when the grace ends, by id. */
@@ -70,6 +72,7 @@ export class Fleet {
     rooms: readonly LiveRoom[],
     send: ControlSend,
     members: readonly ControlParticipant[] = [],
+    seats?: SeatRequests,
   ): MediaServer {
     const { registry } = this.options;
     const server = registry.add(init);
@@ -90,6 +93,7 @@ export class Fleet {
       init.now,
     );
     this.links.set(server, send);
+    if (seats !== undefined) this.seatLinks.set(server, seats);
     // Announced again: a broker that was down when they joined tells now, under the same fact keys.
     this.joined(server, members);
     this.options.warmUp?.registered(server.id);
@@ -137,6 +141,7 @@ export class Fleet {
     if (!server.healthy || this.stopped) return;
     const { assigner, logger, metrics } = this.options;
     this.links.delete(server);
+    this.seatLinks.delete(server);
     let rooms: string[] | undefined;
     // The registry entry goes first, so a store that is down only leaves pins that the next
     // request for each room moves (their server is unknown) or that expire.
@@ -180,6 +185,13 @@ export class Fleet {
         { id: server.id, untracked: overLimit },
         'media server reports more members than its capacity',
       );
+  }
+
+  /** Asks the server for a seat over its control channel (`gone` when it has none). */
+  reserveSeat(server: MediaServer, request: SeatRequest, timeoutMs: number): Promise<SeatOutcome> {
+    const seats = this.seatLinks.get(server);
+    if (seats === undefined || !server.healthy) return Promise.resolve({ kind: 'gone' });
+    return seats.reserve(request, timeoutMs);
   }
 
   /** Tells the room's server to close the connections of a participant (the server API). */

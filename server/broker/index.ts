@@ -40,7 +40,12 @@ import {
   registerSessionRoutes,
   SESSION_SOCKET_MAX_PAYLOAD,
 } from './session-routes.ts';
-import { type BrokerAuth, createSessionService } from './sessions.ts';
+import {
+  type BrokerAuth,
+  createSessionService,
+  DEFAULT_SEAT_TIMEOUT_MS,
+  DEFAULT_SEAT_WINDOW_MS,
+} from './sessions.ts';
 import { StallWatch } from './stall-watch.ts';
 import { registerStaticSite } from './static-site.ts';
 import { routeUpgrades, type SocketRoute, type UpgradeRouter } from './upgrades.ts';
@@ -139,6 +144,12 @@ export interface BrokerOptions {
       'maxQueued' | 'retryForMs' | 'initialBackoffMs' | 'maxBackoffMs' | 'requestTimeoutMs' | 'maxInFlight'
     >
   >;
+  /**
+   * Server-confirmed seats: before answering, ask the assigned server to hold a seat and put its
+   * signed confirmation in the reply (docs/ARCHITECTURE.md "Server-confirmed seats"). Off unless
+   * given (the CLI turns it on by default); `timeoutMs` default 250, `windowMs` default 15 000.
+   */
+  seatConfirm?: { timeoutMs?: number; windowMs?: number };
   /** A lost media server's members count as left after this long unless it re-registers (default 10 s). */
   lostMemberGraceMs?: number;
 }
@@ -172,7 +183,14 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
   const proxyHops =
     options.trustProxy === true ? 1 : options.trustProxy === false ? 0 : (options.trustProxy ?? 0);
   const pins: PinStore = options.pins ?? new MemoryPinStore();
-  const registry = new ServerRegistry({ pendingTtlMs: ticketTtlSeconds * 1000 });
+  // With confirmed seats a session that never came is released by its server after the seat
+  // window, and its reports say so: the estimate need not hold it for a whole ticket TTL.
+  const registry = new ServerRegistry({
+    pendingTtlMs:
+      options.seatConfirm === undefined
+        ? ticketTtlSeconds * 1000
+        : Math.min(ticketTtlSeconds * 1000, options.seatConfirm.windowMs ?? DEFAULT_SEAT_WINDOW_MS),
+  });
   const auth = options.auth;
   if (auth.mode === 'open')
     logger.warn(
@@ -275,6 +293,22 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     resumeTtlSeconds: options.resumeTtlSeconds ?? DEFAULT_RESUME_TTL_SECONDS,
     iceServers: options.iceServers ?? {},
     now,
+    ...(options.seatConfirm === undefined
+      ? {}
+      : {
+          seats: {
+            reserve: (server, request, timeoutMs) => fleet.reserveSeat(server, request, timeoutMs),
+            registry,
+            metrics,
+            timeoutMs: options.seatConfirm.timeoutMs ?? DEFAULT_SEAT_TIMEOUT_MS,
+            windowMs: options.seatConfirm.windowMs ?? DEFAULT_SEAT_WINDOW_MS,
+            onUnconfirmed: (server, room, outcome) =>
+              logger.info(
+                { id: server.id, room, outcome: outcome.kind === 'refused' ? outcome.code : outcome.kind },
+                'media server did not confirm a seat',
+              ),
+          },
+        }),
   });
   const originAllowed = createOriginPolicy(options.allowedOrigins);
   const budget =

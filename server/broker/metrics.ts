@@ -19,6 +19,8 @@ export interface BrokerMetrics {
   readonly connectionsRefused: Counter<'route' | 'limit'>;
   readonly sessionIdleClosed: Counter;
   readonly httpClientErrors: Counter<'code'>;
+  readonly seatReservations: Counter<'outcome'>;
+  readonly seatTimeouts: Counter<'server'>;
 }
 
 export interface MetricSources {
@@ -129,6 +131,18 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
     sessionIdleClosed: new Counter({
       name: 'usher_broker_session_idle_closed_total',
       help: 'Session WebSockets closed with IDLE_TIMEOUT after making no request for the idle timeout',
+      registers,
+    }),
+    seatReservations: new Counter({
+      name: 'usher_broker_seat_reservations_total',
+      help: 'Seats asked of media servers, by outcome (reserved, SERVER_FULL, ROOM_FULL, SERVER_DRAINING, timeout, gone)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    seatTimeouts: new Counter({
+      name: 'usher_broker_seat_timeouts_total',
+      help: 'Seat reservations a media server did not confirm within the seat timeout, by server (counted against its health)',
+      labelNames: ['server'],
       registers,
     }),
     httpClientErrors: new Counter({

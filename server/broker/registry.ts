@@ -46,6 +46,13 @@ export interface MediaServer {
   readonly memberCount: number;
   /** The media server process's start time, when it sent one: with the id, names this server's life. */
   readonly startedAt: number | undefined;
+  /**
+   * It refused a seat (full) or did not confirm one in time since its last load report: asked
+   * for no seat until the next report says otherwise.
+   */
+  readonly seatsWithheld: boolean;
+  /** It did not confirm a seat in time since its last report (frozen, or too slow): its rooms move. */
+  readonly seatsUnanswered: boolean;
 }
 
 export interface ServerInit {
@@ -63,12 +70,16 @@ export type MoveCause = 'dead' | 'frozen' | 'drained' | 'member' | 'split' | 'op
 /** What a heartbeat (`load`) tells the broker. */
 export interface LoadUpdate {
   peers: number;
+  /** Seats the server holds for sessions on their way (any broker's): counted as peers. */
+  seats?: number;
   rooms: number;
   draining: boolean;
 }
 
 class ServerRecord implements MediaServer {
   healthy = true;
+  seatsWithheld = false;
+  seatsUnanswered = false;
   drainRequested = false;
   reportedPeers = 0;
   /**
@@ -149,6 +160,7 @@ export function loadScore(server: MediaServer): number {
 
 /** Room for one more session (and, for a room new to it, one more room)? */
 export function hasCapacity(server: MediaServer, newRoom: boolean): boolean {
+  if (server.seatsWithheld) return false;
   if (server.reportedPeers + server.pendingAssignments >= server.capacity.maxPeers) return false;
   return !newRoom || server.rooms.size + server.unconfirmedRooms < server.capacity.maxRooms;
 }
@@ -217,11 +229,29 @@ export class ServerRegistry {
     if (record === undefined) return false;
     const wasDraining = record.draining;
     // Sessions the report shows have arrived; one that arrived as another left goes at its TTL.
-    record.retirePending(load.peers - record.reportedPeers, now - this.pendingTtlMs);
-    record.reportedPeers = load.peers;
+    // A seat the server confirmed (to any broker) counts as a peer: it is one on its way.
+    const peers = load.peers + (load.seats ?? 0);
+    record.retirePending(peers - record.reportedPeers, now - this.pendingTtlMs);
+    record.reportedPeers = peers;
     record.draining = load.draining || record.drainRequested;
+    // The server's own word on its load again: it may be asked for seats (see seatRefused).
+    record.seatsWithheld = false;
+    record.seatsUnanswered = false;
     record.lastSeen = now;
     return record.draining && !wasDraining;
+  }
+
+  /**
+   * The server refused a seat (`SERVER_FULL`, `SERVER_DRAINING`) or did not confirm one in
+   * time (`timeout`): until its next load report it gets no seat request, and a draining one
+   * counts as draining. A `ROOM_FULL` concerns one room only and changes nothing here.
+   */
+  seatRefused(server: MediaServer, why: 'SERVER_FULL' | 'SERVER_DRAINING' | 'timeout'): void {
+    const record = this.record(server);
+    if (record === undefined) return;
+    if (why === 'SERVER_DRAINING') record.draining = true;
+    else record.seatsWithheld = true;
+    if (why === 'timeout') record.seatsUnanswered = true;
   }
 
   /** An admin asked the server to drain; returns true when that started a drain. */

@@ -69,6 +69,28 @@ export const brokerOptions = {
     max: 60,
     help: 'ticket lifetime',
   },
+  'seat-confirm': {
+    kind: 'string',
+    env: 'USHER_SEAT_CONFIRM',
+    default: 'off',
+    help: "on: every assignment carries the media server's own signed seat confirmation (one control round trip more per request); off: the broker answers from its registry alone",
+  },
+  'seat-timeout-ms': {
+    kind: 'int',
+    env: 'USHER_SEAT_TIMEOUT_MS',
+    default: 250,
+    min: 10,
+    max: 5000,
+    help: 'a media server that has not confirmed a seat within this long is passed over (and counted against its health)',
+  },
+  'seat-window-ms': {
+    kind: 'int',
+    env: 'USHER_SEAT_WINDOW_MS',
+    default: 15000,
+    min: 1000,
+    max: 60000,
+    help: 'a confirmed seat is held this long for the client to join',
+  },
   'resume-ttl-s': {
     kind: 'int',
     env: 'USHER_RESUME_TTL_S',
@@ -266,6 +288,10 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
     throw new UsherConfigError(
       'usher broker: --webhook-urls needs USHER_API_KEYS (the webhooks are signed with it)',
     );
+  const seatConfirmFlag = options['seat-confirm'];
+  if (seatConfirmFlag !== 'on' && seatConfirmFlag !== 'off')
+    throw new UsherConfigError(`usher broker: --seat-confirm must be on or off, got "${seatConfirmFlag}"`);
+  const seatConfirm = seatConfirmFlag === 'on';
   const staticDir = options['static-dir'] ?? defaultStaticDir();
   const tls = tlsOption('broker', options['tls-cert'], options['tls-key']);
   // Imported here so `--help` and the other commands do not load this server's code.
@@ -291,6 +317,9 @@ export async function runBroker(argv: string[], env: NodeJS.ProcessEnv): Promise
     heartbeat: { intervalMs: options['heartbeat-interval-ms'], timeoutMs: options['heartbeat-timeout-ms'] },
     ...(options['warmup-ms'] === undefined ? {} : { warmUpMs: options['warmup-ms'] }),
     ticketTtlSeconds: options['ticket-ttl-s'],
+    ...(seatConfirm
+      ? { seatConfirm: { timeoutMs: options['seat-timeout-ms'], windowMs: options['seat-window-ms'] } }
+      : {}),
     resumeTtlSeconds: options['resume-ttl-s'],
     iceServers: {
       stunUrls: options['stun-urls'] ?? [],

@@ -53,6 +53,20 @@ export const mediaOptions = {
     min: 1,
     help: 'peers on this server at most',
   },
+  'seat-window-ms': {
+    kind: 'int',
+    env: 'USHER_SEAT_WINDOW_MS',
+    default: 15_000,
+    min: 1000,
+    max: 60_000,
+    help: 'a seat this server confirmed to a broker is released if nobody joins with it within this long',
+  },
+  'require-seat': {
+    kind: 'bool',
+    env: 'USHER_REQUIRE_SEAT',
+    default: false,
+    help: "admit only joins with this server's own seat confirmations (refuse broker-signed tickets); set once every broker runs with --seat-confirm on",
+  },
   'drain-grace-ms': {
     kind: 'int',
     env: 'USHER_DRAIN_GRACE_MS',
@@ -127,6 +141,8 @@ export async function runMedia(argv: string[], env: NodeJS.ProcessEnv): Promise<
       maxPeers: options['max-peers'],
     },
     drainGraceMs: options['drain-grace-ms'],
+    seatWindowMs: options['seat-window-ms'],
+    requireSeat: options['require-seat'],
     headerTimeoutMs: options['header-timeout-ms'],
   });
   if (tls !== undefined) process.on('SIGHUP', () => server.reloadTls());

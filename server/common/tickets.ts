@@ -124,11 +124,11 @@ export function signTicket(
 }
 
 /** Grants as letters (p publish, d data, m move, a admin): short, and one fixed order. */
-function grantLetters(grants: TicketGrants): string {
+export function grantLetters(grants: TicketGrants): string {
   return `${grants.publish ? 'p' : ''}${grants.data ? 'd' : ''}${grants.move ? 'm' : ''}${grants.admin ? 'a' : ''}`;
 }
 
-function grantsOf(letters: unknown): TicketGrants {
+export function grantsOf(letters: unknown): TicketGrants {
   if (typeof letters !== 'string') return OPEN_GRANTS;
   return {
     publish: letters.includes('p'),

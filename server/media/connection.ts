@@ -13,12 +13,17 @@ import type { Logger } from '../common/logger.ts';
 import { type ReplayCache, verifyTicket } from '../common/tickets.ts';
 import { type RateLimitOptions, TokenBucket } from '../common/token-bucket.ts';
 import type { RoomRegistry } from './rooms.ts';
+import type { SeatBook, SeatClaims } from './seats.ts';
 
 /** What a connection needs from its server; passed in so tests can build one cheaply. */
 export interface ConnectionContext {
   readonly serverId: string;
   readonly keys: KeyRing;
   readonly replay: ReplayCache;
+  /** Seats this server confirmed; a join with one of their confirmations takes it. */
+  readonly seats: SeatBook;
+  /** Refuse broker-signed tickets: only this server's own confirmations admit (TICKET_INVALID). */
+  readonly requireSeat: boolean;
   readonly rooms: RoomRegistry<MediaConnection>;
   readonly decoder: Decoder<MediaInbound>;
   readonly capacity: Capacity;
@@ -193,6 +198,29 @@ export class MediaConnection {
    */
   private join(msg: Join): void {
     const ctx = this.ctx;
+    const seat = ctx.seats.claim(msg.ticket, msg.room);
+    if (seat.kind === 'refused') {
+      ctx.logger.debug({ code: seat.code }, 'join refused');
+      this.fail(seat.code);
+      return;
+    }
+    if (seat.kind === 'claimed') {
+      // The seat was counted against capacity when it was confirmed, and is spent now.
+      const refusal = ctx.isDraining()
+        ? 'SERVER_DRAINING'
+        : ctx.rooms.admit(seat.claims.room, seat.claims.sessionId, ctx.capacity);
+      if (refusal !== null) {
+        this.fail(refusal);
+        return;
+      }
+      this.admitted(seat.claims);
+      return;
+    }
+    if (ctx.requireSeat) {
+      ctx.logger.debug({ code: 'TICKET_INVALID' }, 'join refused: broker ticket without a seat');
+      this.fail('TICKET_INVALID');
+      return;
+    }
     let claims: ReturnType<typeof verifyTicket>;
     try {
       claims = verifyTicket(ctx.keys, msg.ticket, ctx.serverId);
@@ -211,12 +239,20 @@ export class MediaConnection {
           ? 'TICKET_REPLAYED'
           : ctx.isDraining()
             ? 'SERVER_DRAINING'
-            : ctx.rooms.admit(claims.room, claims.sessionId, ctx.capacity);
+            : (ctx.rooms.admit(claims.room, claims.sessionId, ctx.capacity) ??
+              (ctx.rooms.get(claims.room, claims.sessionId) === undefined
+                ? ctx.seats.unreservedRefusal(claims.room)
+                : null));
     if (refusal !== null) {
       this.fail(refusal);
       return;
     }
+    this.admitted(claims);
+  }
 
+  /** The join passed every check: become a member and tell the room. */
+  private admitted(claims: SeatClaims): void {
+    const ctx = this.ctx;
     this.room = claims.room;
     this.peerId = claims.sessionId;
     this.name = claims.name;

@@ -17,6 +17,9 @@ import {
   type Registered,
   type RemoveParticipant,
   type RoomMigrate,
+  type SeatRefused,
+  type SeatReserve,
+  type SeatReserved,
 } from '../../shared/protocol/control.ts';
 import { JitterBackoffPolicy, type ReconnectPolicy } from '../../shared/reconnect-policy.ts';
 import type { KeyRing } from '../common/keys.ts';
@@ -28,6 +31,8 @@ export interface ControlSnapshot {
   rooms: number;
   draining: boolean;
   roomList: { room: string; peers: number }[];
+  /** Seats confirmed and not yet joined (reported so every broker counts them). */
+  seats?: number;
   /** Every member of every live room (for register); none when absent. */
   members?(): ControlParticipant[];
 }
@@ -51,6 +56,8 @@ export interface ControlClientOptions {
   onMigrateRoom?(room: string, reason: RoomMigrate['reason']): void;
   /** The server API removed a participant (or closed its room): close its connections with PARTICIPANT_REMOVED. */
   onRemoveParticipant?(room: string, identity: string, reason: RemoveParticipant['reason']): void;
+  /** A broker asks for a seat; the answer goes back on the same channel. Without it every seat is refused. */
+  onReserve?(request: SeatReserve): SeatReserved | SeatRefused;
   /** When to reconnect after the channel is lost; default `new JitterBackoffPolicy(CONTROL_BACKOFF)`. */
   readonly reconnect?: ReconnectPolicy;
   /** No `registered` within this long after `register` ⇒ reconnect. Default 10 000. */
@@ -283,6 +290,16 @@ export class ControlClient {
       case 'remove':
         this.options.onRemoveParticipant?.(msg.room, msg.identity, msg.reason);
         break;
+      case 'reserve': {
+        const answer = this.options.onReserve?.(msg) ?? {
+          type: 'refused',
+          v: 1,
+          id: msg.id,
+          code: 'SERVER_FULL',
+        };
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(answer));
+        break;
+      }
       case 'error':
         // Only the code: the broker's message might echo what we sent.
         this.options.logger.warn({ code: msg.code }, 'broker refused the control channel; retrying');
@@ -354,6 +371,7 @@ export class ControlClient {
         closed,
         ...(left.length === 0 ? {} : { left }),
         ...(joined.length === 0 ? {} : { joined }),
+        ...(snapshot.seats === undefined ? {} : { seats: snapshot.seats }),
       };
       opened = [];
       closed = [];

@@ -9,7 +9,8 @@ import type { MediaConnection } from './connection.ts';
 import { type ControlClient, createControlClient } from './control-client.ts';
 import { Participants } from './participants.ts';
 import { RoomRegistry } from './rooms.ts';
-import { MEDIA_PATH, startServer } from './server.ts';
+import { DEFAULT_SEAT_WINDOW_MS, SeatBook } from './seats.ts';
+import { MEDIA_PATH, type ServerHandle, startServer } from './server.ts';
 
 export interface MediaServerOptions {
   /** Server id (ServerId pattern). */
@@ -45,6 +46,14 @@ export interface MediaServerOptions {
   headerTimeoutMs?: number;
   /** Clock, default Date.now. */
   now?: () => number;
+  /** A seat confirmed to a broker and not joined within this long is released. Default 15 000. */
+  seatWindowMs?: number;
+  /**
+   * Refuse broker-signed tickets: only this server's own seat confirmations admit, so nothing
+   * that holds the fleet secret can mint a join here. Default false (brokers with seat
+   * confirmation off still work).
+   */
+  requireSeat?: boolean;
   /** Per-connection message limit; default 100 burst, 50/s, closed 400 messages past the limit. */
   rateLimit?: Partial<RateLimitOptions>;
 }
@@ -100,6 +109,25 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
       for (const control of controls) control.memberLeft(entry);
     },
   });
+  let publicUrl = '';
+  let handle: ServerHandle | undefined;
+  const seats = new SeatBook({
+    serverId: id,
+    url: () => publicUrl,
+    capacity,
+    now,
+    windowMs: options.seatWindowMs ?? DEFAULT_SEAT_WINDOW_MS,
+    host: {
+      get peerCount() {
+        return rooms.peerCount;
+      },
+      get roomCount() {
+        return rooms.roomCount;
+      },
+      size: (room) => rooms.size(room),
+      draining: () => handle?.stats().draining ?? false,
+    },
+  });
   const server = await startServer({
     id,
     host,
@@ -115,15 +143,19 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     now,
     rooms,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    seats,
+    requireSeat: options.requireSeat ?? false,
     onDraining: () => {
       for (const control of controls) control.reportNow();
     },
     onRemoving: (member) => participants.markRemoving(member),
   });
   const port = server.port;
+  handle = server;
   const url =
     options.publicUrl ??
     defaultPublicUrl(options.publicHost ?? host, port, options.tls === undefined ? 'ws' : 'wss');
+  publicUrl = url;
   logger.info({ id, url, port }, 'media server listening');
 
   const brokerUrls = [
@@ -146,6 +178,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
         rooms: rooms.roomCount,
         draining: server.stats().draining,
         roomList: [...rooms.list()],
+        seats: seats.size,
         members: () => {
           const members: ControlParticipant[] = [];
           for (const { room } of rooms.list())
@@ -163,6 +196,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
       onRemoveParticipant: (room, identity) => {
         server.removeParticipant(room, identity);
       },
+      onReserve: (request) => seats.reserve(request),
     });
     controls.push(control);
   }

@@ -20,6 +20,7 @@ import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
 import { MediaConnection } from './connection.ts';
 import { identityOf } from './participants.ts';
 import type { RoomRegistry } from './rooms.ts';
+import type { SeatBook } from './seats.ts';
 
 export const MEDIA_PATH = '/v1/media';
 /** How long close() waits for clients to answer the close frame before cutting them. */
@@ -43,6 +44,9 @@ export interface ServerConfig {
   readonly rooms: RoomRegistry<MediaConnection>;
   /** Serve HTTPS/WSS with this certificate; plain when unset. */
   readonly tls?: TlsSource;
+  readonly seats: SeatBook;
+  /** Only this server's own seat confirmations admit (broker tickets are refused). */
+  readonly requireSeat: boolean;
   /** Draining just started (so the broker hears of it at once). */
   onDraining(): void;
   /** The member is about to be closed by the server API (so its leave is reported as `removed`). */
@@ -116,6 +120,8 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
     keys: config.keys,
     replay: new ReplayCache(),
     rooms,
+    seats: config.seats,
+    requireSeat: config.requireSeat,
     decoder: createDecoder(MediaInbound),
     capacity: config.capacity,
     logger,

@@ -66,6 +66,13 @@ export const SessionAssigned = Type.Object(
     ticket: Ticket,
     /** Epoch ms after which the ticket is refused. */
     ticketExpiresAt: Type.Integer(),
+    /**
+     * The assigned server's own confirmation of a seat held for this session (HS256 compact
+     * JWS it signed; payload names `srv`, `url`, `room`, `sub`, `exp`). When present it is the
+     * join ticket, and the client checks it names `server` before dialing; `ticket` stays
+     * the resume proof.
+     */
+    seat: Type.Optional(Ticket),
     ping: PingConfig,
     iceServers: Type.Array(IceServer),
     /** The requester's address as the broker saw it (like STUN's mapped address). */

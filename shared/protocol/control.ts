@@ -102,12 +102,66 @@ export const LoadReport = Type.Object(
      */
     left: Type.Optional(Type.Array(ControlParticipantLeft, { maxItems: MAX_REPORTED_PARTICIPANTS })),
     joined: Type.Optional(Type.Array(ControlParticipant, { maxItems: MAX_REPORTED_PARTICIPANTS })),
+    /** Seats confirmed (to any broker) and not yet joined: they count against capacity as peers do. */
+    seats: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
 export type LoadReport = Static<typeof LoadReport>;
 
-export const ControlInbound = Type.Union([Register, LoadReport]);
+/**
+ * The broker asks the server to hold one seat for a session before it sends the client there
+ * (docs/ARCHITECTURE.md "Server-confirmed seats"). Pipelined: many in flight per control
+ * connection, each answered once, by `id`, with `reserved` or `refused`.
+ */
+export const SeatReserve = Type.Object(
+  {
+    type: Type.Literal('reserve'),
+    v: Version,
+    /** Unique among this connection's requests in flight. */
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    room: RoomName,
+    sessionId: SessionId,
+    identity: Identity,
+    name: DisplayName,
+    /** The join token's grants as letters (p publish, d data, m move, a admin); absent = open mode's. */
+    grants: Type.Optional(Type.String({ maxLength: 4, pattern: '^p?d?m?a?$' })),
+    /** Epoch ms: the seat is released if nobody joins with it by then. */
+    expiresAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type SeatReserve = Static<typeof SeatReserve>;
+
+/** The seat is held: `confirmation` is the server's own signed word (HS256 compact JWS), the client's join ticket. */
+export const SeatReserved = Type.Object(
+  {
+    type: Type.Literal('reserved'),
+    v: Version,
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    confirmation: Type.String({ minLength: 1, maxLength: 2048 }),
+  },
+  { additionalProperties: false },
+);
+export type SeatReserved = Static<typeof SeatReserved>;
+
+/** No seat: full (server or room) or draining. The broker asks this server nothing more until its next load report. */
+export const SeatRefused = Type.Object(
+  {
+    type: Type.Literal('refused'),
+    v: Version,
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    code: Type.Union([
+      Type.Literal('SERVER_FULL'),
+      Type.Literal('ROOM_FULL'),
+      Type.Literal('SERVER_DRAINING'),
+    ]),
+  },
+  { additionalProperties: false },
+);
+export type SeatRefused = Static<typeof SeatRefused>;
+
+export const ControlInbound = Type.Union([Register, LoadReport, SeatReserved, SeatRefused]);
 export type ControlInbound = Static<typeof ControlInbound>;
 
 export const Registered = Type.Object(
@@ -164,7 +218,14 @@ export const RemoveParticipant = Type.Object(
 export type RemoveParticipant = Static<typeof RemoveParticipant>;
 
 /** Everything the broker may send a media server (`error` refuses a registration or a frame). */
-export const ControlOutbound = Type.Union([Registered, Drain, RoomMigrate, RemoveParticipant, ErrorMessage]);
+export const ControlOutbound = Type.Union([
+  Registered,
+  Drain,
+  RoomMigrate,
+  RemoveParticipant,
+  SeatReserve,
+  ErrorMessage,
+]);
 export type ControlOutbound = Static<typeof ControlOutbound>;
 
 export { ServerId };

@@ -15,6 +15,8 @@ export const ClientErrorCode = {
   BAD_REPLY: 'BAD_REPLY',
   /** The broker assigned a server the client had just excluded as dead. */
   SAME_SERVER: 'SAME_SERVER',
+  /** The seat confirmation does not name the server the broker assigned: that server is not dialed. */
+  SEAT_MISMATCH: 'SEAT_MISMATCH',
   /** The caller left while the operation was in flight. */
   ABORTED: 'ABORTED',
   /** The reconnect policy gave up. */
@@ -33,6 +35,7 @@ const CLIENT_RETRY: Readonly<Record<ClientErrorCode, RetryClass>> = {
   TIMEOUT: 'other-server',
   BAD_REPLY: 'backoff',
   SAME_SERVER: 'backoff',
+  SEAT_MISMATCH: 'other-server',
   ABORTED: 'never',
   GAVE_UP: 'never',
   INVALID_STATE: 'never',
@@ -104,6 +107,13 @@ export class UsherClientError extends Error {
 
   static sameServer(serverId: string): UsherClientError {
     return new UsherClientError('SAME_SERVER', `broker assigned excluded server ${serverId}`);
+  }
+
+  static seatMismatch(serverId: string, detail: string): UsherClientError {
+    return new UsherClientError(
+      'SEAT_MISMATCH',
+      `the seat confirmation for server ${serverId} ${detail}; not dialing it`,
+    );
   }
 
   static aborted(): UsherClientError {

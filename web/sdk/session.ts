@@ -22,6 +22,7 @@ import { PeerMesh, type PeerSummary } from './peer-mesh.ts';
 import type { PeerMediaStats } from './peer-stats.ts';
 import { JitterBackoffPolicy, type ReconnectPolicy } from './reconnect-policy.ts';
 import { Rejoin, type RejoinContext, type RejoinStart, type RetryingEvent } from './rejoin.ts';
+import { checkSeat } from './seat.ts';
 import type { WebSocketConstructor } from './websocket.ts';
 
 export type SessionState = 'idle' | 'requesting' | 'connecting' | 'joined' | 'reconnecting' | 'closed';
@@ -312,9 +313,12 @@ export class UsherSession extends Emitter<SessionEvents> {
 
   /** Connect to the assigned server and hand the room's peers to the mesh. */
   async #connect(assigned: SessionAssigned): Promise<void> {
+    // Before any socket: a seat that names another server means this one never agreed.
+    checkSeat(assigned);
     const connOptions: ConstructorParameters<typeof MediaConnection>[0] = {
       url: assigned.server.url,
-      ticket: assigned.ticket,
+      // The server's own confirmation admits; the broker's ticket only where no seat was confirmed.
+      ticket: assigned.seat ?? assigned.ticket,
       room: assigned.room,
       ping: assigned.ping,
       clock: this.#clock,
