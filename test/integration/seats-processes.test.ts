@@ -72,7 +72,7 @@ async function joinWith(url: string, ticket: string): Promise<string> {
 }
 
 async function fleet(t: TestContext): Promise<{ broker: BrokerProcess; media: Map<string, MediaProcess> }> {
-  const broker = await startBroker(t, { extraArgs: ['--seat-timeout-ms', '250'] });
+  const broker = await startBroker(t, { extraArgs: ['--seat-confirm', 'on', '--seat-timeout-ms', '250'] });
   const media = new Map<string, MediaProcess>();
   for (const id of ['m1', 'm2']) media.set(id, await startMedia(t, id, [broker]));
   await waitRegistered([broker], 2);
