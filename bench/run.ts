@@ -17,7 +17,9 @@ import { measurePairs } from './scenarios/pairs.ts';
 import { peerPairs } from './scenarios/peer.ts';
 import { ratios } from './scenarios/ratios.ts';
 import { runScale } from './scenarios/scale.ts';
+import { runSteadyScenario } from './scenarios/steady.ts';
 import { runStorm } from './scenarios/storm.ts';
+import type { SteadyPoint } from './steady/run-steady.ts';
 import type { StormPhaseResult } from './storm/run-storm.ts';
 
 export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
@@ -31,6 +33,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
   let calibration: CalibrationSummary[] = [];
   let storm: StormPhaseResult[] = [];
   let scale: ScalePoint[] = [];
+  let steady: SteadyPoint[] = [];
   let parts: Record<string, number> = {};
   const ctx: ScenarioContext = {
     config,
@@ -52,6 +55,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     await stopLoadServers(ctx, servers);
 
     if (ctx.wants('storm')) storm = await runStorm(ctx);
+    if (ctx.wants('steady')) steady = await runSteadyScenario(ctx);
     if (ctx.wants('scale')) ({ points: scale, parts } = await runScale(ctx));
     if (!pin.enabled)
       notes.push(`Processes were not pinned (${pin.note}): CPU per op is still valid, throughput less so.`);
@@ -70,6 +74,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     ratios: ratios(measurements),
     calibration,
     storm,
+    steady,
     scale,
     parts,
     notes,

@@ -7,6 +7,7 @@ import {
   partsTable,
   ratioTable,
   scaleTable,
+  steadyTable,
   stormTable,
   stormTargets,
 } from './table.ts';
@@ -27,6 +28,7 @@ if (report.ratios.length > 0) parts.push(ratioTable(report, true), '');
 if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report, true), '');
 if (report.storm.length > 0)
   parts.push(stormTable(report, true), '', ...stormTargets(report).map((line) => `- ${line}`), '');
+if ((report.steady ?? []).length > 0) parts.push(steadyTable(report, true), '');
 if (report.scale.length > 0) parts.push(scaleTable(report, true), '');
 if (Object.keys(report.parts ?? {}).length > 0) parts.push(partsTable(report, true), '');
 process.stdout.write(parts.join('\n'));

@@ -126,6 +126,40 @@ export function stormTargets(report: BenchReport): string[] {
   return lines;
 }
 
+export function steadyTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'steady',
+    'clients',
+    'open',
+    'pongs/s',
+    'server µs/ping',
+    'server core %',
+    'client core %',
+    'RSS MB (idle)',
+    'RSS kB/client',
+    'rtt p50/p99/max ms',
+    'late / missing / closed',
+    'all inside timeout',
+    'load avg',
+  ];
+  const rows = (report.steady ?? []).map((p) => [
+    p.target === 'media' ? 'media server' : 'bare ws echo',
+    whole(p.clients),
+    whole(p.open),
+    whole(p.pongs / (p.windowMs / 1000)),
+    fixed(p.serverCpuUsPerPing),
+    whole(p.serverBusyPct),
+    whole(p.clientBusyPct),
+    `${whole(p.rssMb)} (${whole(p.rssIdleMb)})`,
+    fixed(p.rssKbPerClient),
+    `${fixed(p.rttP50Ms, 2)} / ${fixed(p.rttP99Ms, 1)} / ${fixed(p.rttMaxMs, 0)}`,
+    `${p.late} / ${p.missing} / ${p.closed}`,
+    p.sustained ? 'yes' : 'NO',
+    fixed(p.loadAverage),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
 export function scaleTable(report: BenchReport, markdown = false): string {
   const header = [
     'servers',
@@ -167,6 +201,7 @@ export function textReport(report: BenchReport): string {
   if (report.ratios.length > 0) parts.push(ratioTable(report), '');
   if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report), '');
   if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
+  if ((report.steady ?? []).length > 0) parts.push(steadyTable(report), '');
   if (report.scale.length > 0)
     parts.push('broker CPU by fleet and rooms (in-process, no sockets):', scaleTable(report), '');
   if (Object.keys(report.parts ?? {}).length > 0) parts.push(partsTable(report), '');

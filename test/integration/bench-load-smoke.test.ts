@@ -24,6 +24,8 @@ test('bench smoke: assign, limit and http pairs with their calibrated twins', {
     stormClients: 2,
     stormProcesses: 1,
     stormFailures: [],
+    steadyClients: [],
+    steadyProcesses: 1,
     pin: false,
     profile: false,
     dir,

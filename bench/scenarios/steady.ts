@@ -1,0 +1,22 @@
+// Scenario steady: N clients joined and pinging one media server at the default interval,
+// against the same N pinging a bare `ws` echo on the same core (bench/steady/).
+import { runSteady, type SteadyPoint } from '../steady/run-steady.ts';
+import type { ScenarioContext } from './context.ts';
+
+export async function runSteadyScenario(ctx: ScenarioContext): Promise<SteadyPoint[]> {
+  const { config, group, log, nodeFlags } = ctx;
+  log(
+    `usher bench: steady ${config.steadyClients.join(', ')} clients, ${config.steadyProcesses} client processes`,
+  );
+  return runSteady(group, {
+    sizes: config.steadyClients,
+    processes: config.steadyProcesses,
+    durationMs: config.durationS * 1000,
+    warmupMs: config.warmupS * 1000,
+    ping: config.stormTiming?.ping ?? { intervalMs: 1000, timeoutMs: 2500 },
+    rampPerSecond: 2000,
+    logLevel: config.logLevel,
+    nodeFlags,
+    log,
+  });
+}

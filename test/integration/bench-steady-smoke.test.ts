@@ -1,0 +1,56 @@
+// The steady-state scenario in small (40 clients, 1 s window, fast ping timing): every client
+// joins the media server and gets its pongs, the bare echo answers the same pings, CPU per ping
+// and memory per client are reported. Correctness only —
+// the figures of a one-second run on a test machine mean nothing.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runBenchmarks } from '../../bench/run.ts';
+
+test('bench smoke: steady state against one media server and a bare ws echo', {
+  timeout: 120_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'usher-bench-steady-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const report = await runBenchmarks({
+    scenarios: new Set(['steady']),
+    durationS: 1,
+    warmupS: 0,
+    clients: 1,
+    mediaServers: 1,
+    rounds: 1,
+    stormClients: 2,
+    stormProcesses: 1,
+    stormFailures: [],
+    stormTiming: {
+      ping: { intervalMs: 200, timeoutMs: 600 },
+      heartbeat: { intervalMs: 200, timeoutMs: 800 },
+    },
+    steadyClients: [40],
+    steadyProcesses: 2,
+    pin: false,
+    profile: false,
+    dir,
+    seed: 1,
+    logLevel: 'info',
+    log: () => {},
+  });
+
+  const steady = report.steady ?? [];
+  assert.deepEqual(
+    steady.map((p) => `${p.target} ${p.clients}`),
+    ['media 40', 'echo 40'],
+  );
+  for (const point of steady) {
+    assert.equal(point.open, 40, `${point.target}: every client open (${JSON.stringify(point.errors)})`);
+    assert.equal(point.failed, 0, point.target);
+    // 40 clients pinging every 200 ms for a 1 s window: about 200 pings, allow for a slow machine.
+    assert.ok(point.pongs >= 40, `${point.target}: ${point.pongs} pongs`);
+    assert.ok(point.pongs <= point.pings + 40, `${point.target}: no pong without its ping`);
+    assert.ok(Number.isFinite(point.serverCpuUsPerPing) && point.serverCpuUsPerPing > 0, point.target);
+    assert.ok(point.rssMb > 0, `${point.target}: resident memory read`);
+    assert.equal(point.closed, 0, `${point.target}: no connection dropped`);
+  }
+});
