@@ -1,7 +1,7 @@
 // What one bench run is asked to do: the scenarios and every knob the CLI flags set.
 import type { FailureKind } from './storm/run-storm.ts';
 
-export const SCENARIOS = ['assign', 'limit', 'http', 'peer', 'storm', 'scale', 'steady'] as const;
+export const SCENARIOS = ['assign', 'limit', 'http', 'peer', 'storm', 'scale', 'steady', 'joins'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchConfig {

@@ -5,7 +5,7 @@ export const benchOptions = {
   scenario: {
     kind: 'list',
     default: ['all'],
-    help: 'assign,limit,http,peer,storm,scale,steady or all',
+    help: 'assign,limit,http,peer,storm,scale,steady,joins or all',
   },
   'duration-s': { kind: 'int', default: 5, min: 1, max: 600, help: 'measured window of each load run' },
   'warmup-s': { kind: 'int', default: 1, min: 0, max: 60, help: 'unmeasured load before each window' },

@@ -13,6 +13,7 @@ import { assignLimitPairs } from './scenarios/assign-limit.ts';
 import { runCalibration } from './scenarios/calibration.ts';
 import { type ScenarioContext, startLoadServers, stopLoadServers } from './scenarios/context.ts';
 import { httpPairs } from './scenarios/http.ts';
+import { type JoinLatencyPoint, runJoinLatency } from './scenarios/join-latency.ts';
 import { measurePairs } from './scenarios/pairs.ts';
 import { peerPairs } from './scenarios/peer.ts';
 import { ratios } from './scenarios/ratios.ts';
@@ -34,6 +35,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
   let storm: StormPhaseResult[] = [];
   let scale: ScalePoint[] = [];
   let steady: SteadyPoint[] = [];
+  let joinLatency: JoinLatencyPoint[] = [];
   let parts: Record<string, number> = {};
   const ctx: ScenarioContext = {
     config,
@@ -55,6 +57,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     await stopLoadServers(ctx, servers);
 
     if (ctx.wants('storm')) storm = await runStorm(ctx);
+    if (ctx.wants('joins')) joinLatency = await runJoinLatency(ctx);
     if (ctx.wants('steady')) steady = await runSteadyScenario(ctx);
     if (ctx.wants('scale')) ({ points: scale, parts } = await runScale(ctx));
     if (!pin.enabled)
@@ -75,6 +78,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     calibration,
     storm,
     steady,
+    joinLatency,
     scale,
     parts,
     notes,

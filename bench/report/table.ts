@@ -160,6 +160,32 @@ export function steadyTable(report: BenchReport, markdown = false): string {
   return renderTable(header, rows, markdown);
 }
 
+export function joinLatencyTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'join latency (POST on a new connection → joined)',
+    'asked /s',
+    'joins/s',
+    'joins',
+    'errors',
+    'p50 / p99 / p999 / max ms',
+    'CPU µs/join (broker + media)',
+    'server core %',
+    'client core %',
+  ];
+  const rows = (report.joinLatency ?? []).map((p) => [
+    p.load === 'max' ? 'sustainable rate (closed loop)' : `${p.load} of it`,
+    p.targetPerSecond === null ? '—' : whole(p.targetPerSecond),
+    whole(p.joinsPerSecond),
+    whole(p.joins),
+    String(p.errors),
+    `${fixed(p.p50Ms, 2)} / ${fixed(p.p99Ms)} / ${fixed(p.p999Ms)} / ${fixed(p.maxMs, 0)}`,
+    `${fixed(p.cpuUsPerJoin.broker + p.cpuUsPerJoin.media)} (${fixed(p.cpuUsPerJoin.broker)} + ${fixed(p.cpuUsPerJoin.media)})`,
+    whole(p.serverBusyPct),
+    whole(p.clientBusyPct),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
 export function scaleTable(report: BenchReport, markdown = false): string {
   const header = [
     'servers',
@@ -202,6 +228,7 @@ export function textReport(report: BenchReport): string {
   if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report), '');
   if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
   if ((report.steady ?? []).length > 0) parts.push(steadyTable(report), '');
+  if ((report.joinLatency ?? []).length > 0) parts.push(joinLatencyTable(report), '');
   if (report.scale.length > 0)
     parts.push('broker CPU by fleet and rooms (in-process, no sockets):', scaleTable(report), '');
   if (Object.keys(report.parts ?? {}).length > 0) parts.push(partsTable(report), '');

@@ -1,6 +1,7 @@
 // The bench report's shape: report.json, and what the table, charts and markdown read.
 import type { BenchConfig, Scenario } from '../config.ts';
 import type { ScalePoint } from '../scale/assign-scale.ts';
+import type { JoinLatencyPoint } from '../scenarios/join-latency.ts';
 import type { SteadyPoint } from '../steady/run-steady.ts';
 import type { StormPhaseResult } from '../storm/run-storm.ts';
 
@@ -72,6 +73,8 @@ export interface BenchReport {
   storm: StormPhaseResult[];
   /** Absent in reports from before 2026-12-03. */
   steady?: SteadyPoint[];
+  /** Absent in reports from before 2026-12-03. */
+  joinLatency?: JoinLatencyPoint[];
   /** Broker cost by fleet and room count (in-process, no sockets). */
   scale: ScalePoint[];
   /** µs per call of each piece of a session request and a join (in-process). */

@@ -14,7 +14,7 @@ export async function runSteadyScenario(ctx: ScenarioContext): Promise<SteadyPoi
     durationMs: config.durationS * 1000,
     warmupMs: config.warmupS * 1000,
     ping: config.stormTiming?.ping ?? { intervalMs: 1000, timeoutMs: 2500 },
-    rampPerSecond: 2000,
+    rampPerSecond: 1000,
     logLevel: config.logLevel,
     nodeFlags,
     log,

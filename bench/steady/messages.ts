@@ -40,5 +40,12 @@ export interface SteadyWindow {
 
 export type FromSteadyClients =
   | { type: 'ready' }
-  | { type: 'connected'; open: number; failed: number; errors: Record<string, number> }
+  | {
+      type: 'connected';
+      open: number;
+      failed: number;
+      /** Join attempts made again after a failed one (the failures are in `errors`). */
+      retries: number;
+      errors: Record<string, number>;
+    }
   | SteadyWindow;

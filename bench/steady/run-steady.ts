@@ -38,6 +38,8 @@ export interface SteadyPoint {
   /** Clients joined (media) or connected (echo) when the window opened. */
   open: number;
   failed: number;
+  /** Join attempts made again after a failure (each failure is counted in `errors`). */
+  retries: number;
   errors: Record<string, number>;
   pings: number;
   pongs: number;
@@ -168,10 +170,13 @@ async function measureSize(
     const connected = await Promise.all(workers.map((worker) => worker.next('connected', connectBoundMs)));
     const open = connected.reduce((sum, c) => sum + c.open, 0);
     const failed = connected.reduce((sum, c) => sum + c.failed, 0);
+    const retries = connected.reduce((sum, c) => sum + c.retries, 0);
     const errors: Record<string, number> = {};
     for (const c of connected)
       for (const [code, n] of Object.entries(c.errors)) errors[code] = (errors[code] ?? 0) + n;
-    log(`usher bench: steady ${target} ${clients}: ${open} open, ${failed} failed`);
+    log(
+      `usher bench: steady ${target} ${clients}: ${open} open, ${failed} failed, ${retries} retried (${JSON.stringify(errors)})`,
+    );
     // Every client pings once per interval: the warm-up is at least one full round.
     await sleep(Math.max(options.warmupMs, options.ping.intervalMs));
     for (const worker of workers) worker.send({ type: 'window-start' });
@@ -195,6 +200,7 @@ async function measureSize(
       clients,
       open,
       failed,
+      retries,
       errors,
       pings: sum('pings'),
       pongs,

@@ -68,6 +68,20 @@ function open(
   );
 }
 
+/** A browser tries again when its first join fails: so does a steady client, a bounded number of times. */
+const JOIN_ATTEMPTS = 4;
+const RETRY_AFTER_MS = 1000;
+let retries = 0;
+
+async function withRetries(attempt: () => Promise<boolean>): Promise<boolean> {
+  for (let n = 1; ; n += 1) {
+    if (await attempt()) return true;
+    if (n >= JOIN_ATTEMPTS) return false;
+    retries += 1;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+  }
+}
+
 async function start(message: SteadyStart): Promise<void> {
   const gapMs = 1000 / message.rampPerSecond;
   const began = performance.now();
@@ -77,59 +91,62 @@ async function start(message: SteadyStart): Promise<void> {
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     joined.push(
-      new Promise<boolean>((resolve) => {
-        let settled = false;
-        const settle = (ok: boolean): void => {
-          if (settled) return;
-          settled = true;
-          resolve(ok);
-        };
-        const connect = (url: string, onOpen: (ws: LeanWs) => void): void => {
-          const client: Client = {
-            ws: new LeanWs(url, {
-              onOpen: (ws) => {
-                if (message.target === 'echo') {
-                  client.open = true;
-                  settle(true);
-                }
-                onOpen(ws);
-              },
-              onText: (_ws, text) => {
-                if (!client.open) {
-                  // media: the first reply is `joined` or an error
-                  if (text.includes('"type":"joined"')) {
-                    client.open = true;
-                    settle(true);
-                  } else {
-                    fail(/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? 'BAD_JOIN_REPLY');
+      withRetries(
+        () =>
+          new Promise<boolean>((resolve) => {
+            let settled = false;
+            const settle = (ok: boolean): void => {
+              if (settled) return;
+              settled = true;
+              resolve(ok);
+            };
+            const connect = (url: string, onOpen: (ws: LeanWs) => void): void => {
+              const client: Client = {
+                ws: new LeanWs(url, {
+                  onOpen: (ws) => {
+                    if (message.target === 'echo') {
+                      client.open = true;
+                      settle(true);
+                    }
+                    onOpen(ws);
+                  },
+                  onText: (_ws, text) => {
+                    if (!client.open) {
+                      // media: the first reply is `joined` or an error
+                      if (text.includes('"type":"joined"')) {
+                        client.open = true;
+                        settle(true);
+                      } else {
+                        fail(/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? 'BAD_JOIN_REPLY');
+                        settle(false);
+                      }
+                      return;
+                    }
+                    if (client.sentAt < 0) return;
+                    const rttMs = performance.now() - client.sentAt;
+                    client.sentAt = -1;
+                    window.pongs += 1;
+                    window.rtt.record(rttMs * 1000);
+                    if (rttMs > message.timeoutMs) window.late += 1;
+                  },
+                  onClose: (_ws, code) => {
+                    if (client.open) window.closed += 1;
+                    else fail(`CLOSED_${code}`);
+                    client.open = false;
                     settle(false);
-                  }
-                  return;
-                }
-                if (client.sentAt < 0) return;
-                const rttMs = performance.now() - client.sentAt;
-                client.sentAt = -1;
-                window.pongs += 1;
-                window.rtt.record(rttMs * 1000);
-                if (rttMs > message.timeoutMs) window.late += 1;
-              },
-              onClose: (_ws, code) => {
-                if (client.open) window.closed += 1;
-                else fail(`CLOSED_${code}`);
-                client.open = false;
-                settle(false);
-              },
-            }),
-            open: false,
-            seq: 0,
-            sentAt: -1,
-          };
-          clients.push(client);
-        };
-        void open(message, index, connect).then((ok) => {
-          if (!ok) settle(false);
-        });
-      }),
+                  },
+                }),
+                open: false,
+                seq: 0,
+                sentAt: -1,
+              };
+              clients.push(client);
+            };
+            void open(message, index, connect).then((ok) => {
+              if (!ok) settle(false);
+            });
+          }),
+      ),
     );
   }
   const results = await Promise.all(joined);
@@ -138,6 +155,7 @@ async function start(message: SteadyStart): Promise<void> {
     type: 'connected',
     open: results.filter(Boolean).length,
     failed: results.filter((ok) => !ok).length,
+    retries,
     errors,
   });
 }

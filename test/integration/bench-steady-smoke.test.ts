@@ -1,7 +1,7 @@
-// The steady-state scenario in small (40 clients, 1 s window, fast ping timing): every client
-// joins the media server and gets its pongs, the bare echo answers the same pings, CPU per ping
-// and memory per client are reported. Correctness only —
-// the figures of a one-second run on a test machine mean nothing.
+// The steady-state and join-latency scenarios in small (40 clients, 1 s windows, fast ping
+// timing): every client joins the media server and gets its pongs, the bare echo answers the
+// same pings, and the join runs (closed loop, then open loop at a share of its rate) complete
+// without errors. Correctness only — the figures of a one-second run mean nothing.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,16 +9,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runBenchmarks } from '../../bench/run.ts';
 
-test('bench smoke: steady state against one media server and a bare ws echo', {
+test('bench smoke: steady state against one media server and a bare ws echo, and join latency', {
   timeout: 120_000,
 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'usher-bench-steady-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const report = await runBenchmarks({
-    scenarios: new Set(['steady']),
+    scenarios: new Set(['steady', 'joins']),
     durationS: 1,
     warmupS: 0,
-    clients: 1,
+    clients: 4,
     mediaServers: 1,
     rounds: 1,
     stormClients: 2,
@@ -53,4 +53,18 @@ test('bench smoke: steady state against one media server and a bare ws echo', {
     assert.ok(point.rssMb > 0, `${point.target}: resident memory read`);
     assert.equal(point.closed, 0, `${point.target}: no connection dropped`);
   }
+
+  const joins = report.joinLatency ?? [];
+  assert.deepEqual(
+    joins.map((p) => p.load),
+    ['max', 'idle', '50 %', '90 %'],
+  );
+  for (const point of joins) {
+    assert.ok(point.joins > 0, `${point.load}: joins completed`);
+    assert.equal(point.errors, 0, `${point.load}: ${JSON.stringify(point.errorCodes)}`);
+    assert.ok(point.p50Ms > 0 && point.p50Ms <= point.p99Ms && point.p99Ms <= point.maxMs, point.load);
+    assert.ok(point.cpuUsPerJoin.broker > 0 && point.cpuUsPerJoin.media > 0, point.load);
+  }
+  // The open-loop runs ask for a rate below the measured one.
+  assert.ok(joins[2]!.targetPerSecond! < joins[0]!.joinsPerSecond, 'half the sustainable rate');
 });
