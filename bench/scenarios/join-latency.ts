@@ -2,11 +2,15 @@
 // a new connection, as a browser makes it) to `joined` on the media server — with the broker
 // and media servers idle, at half and at nine tenths of the join rate they sustain, that rate
 // measured first in the same run (closed loop, `--clients` joins in flight).
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Histogram } from '../lib/histogram.ts';
 import type { LoadResult } from '../loadgen/closed-loop.ts';
 import type { LoadJob } from '../loadgen/jobs.ts';
 import { runLoadJob } from '../orchestrate/load-runner.ts';
 import { startUsherStack, stopGracefully } from '../orchestrate/servers.ts';
+import { summarizeProfiles } from '../report/profile-summary.ts';
 import type { ScenarioContext } from './context.ts';
 
 export interface JoinLatencyPoint {
@@ -110,6 +114,17 @@ export async function runJoinLatency(ctx: ScenarioContext): Promise<JoinLatencyP
   } finally {
     for (const managed of [stack.broker, ...stack.media.map((m) => m.process)])
       await stopGracefully(group, managed);
+  }
+  if (config.profile) {
+    // With --profile: where the broker's and the media servers' join CPU goes.
+    const names: Record<number, string> = { [brokerPid]: 'broker (joins)' };
+    for (const media of stack.media) names[media.process.pid] = `media ${media.id} (joins)`;
+    const profiles = join(config.dir, 'profiles');
+    const summary = summarizeProfiles(profiles, names);
+    if (summary !== '') {
+      writeFileSync(join(profiles, 'summary-joins.txt'), summary);
+      log(`usher bench: join profile summary in ${join(profiles, 'summary-joins.txt')}`);
+    }
   }
   return points;
 }
