@@ -39,6 +39,14 @@ export function benchConfig(
   const explicit = (flag: string): boolean =>
     argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
   const quick = options.quick;
+  const controlServers = (
+    quick && !argv.some((arg) => arg.startsWith('--control-servers')) ? ['5'] : options['control-servers']
+  ).map((text) => {
+    const count = Number(text);
+    if (!Number.isInteger(count) || count < 1 || count > 5000)
+      throw new UsherConfigError(`usher bench: --control-servers takes counts 1…5000; got "${text}"`);
+    return count;
+  });
   const steadyClients = (
     quick && !argv.some((arg) => arg.startsWith('--steady-clients')) ? ['40'] : options['steady-clients']
   ).map((text) => {
@@ -63,6 +71,7 @@ export function benchConfig(
     stormFailures: failures,
     steadyClients,
     steadyProcesses: options['steady-processes'],
+    controlServers,
     pin: !options['no-pin'],
     profile: options.profile,
     dir: join(resolve(options.out), stamp),

@@ -25,6 +25,8 @@ export interface BenchConfig {
   steadyClients: readonly number[];
   /** Client processes per steady size. */
   steadyProcesses: number;
+  /** Steady: fake media servers on the broker's control channel, one run per count. */
+  controlServers: readonly number[];
   pin: boolean;
   /** Run the servers with --cpu-prof, profiles into the run directory. */
   profile: boolean;

@@ -50,6 +50,11 @@ export const benchOptions = {
     max: 16,
     help: 'steady: client processes per count (all on the client core)',
   },
+  'control-servers': {
+    kind: 'list',
+    default: ['50', '200', '1000'],
+    help: 'steady: fake media servers sending load reports to one broker, one run per count',
+  },
   'storm-failures': { kind: 'list', default: ['kill', 'stop'], help: 'kill (SIGKILL) and/or stop (SIGSTOP)' },
   out: {
     kind: 'string',

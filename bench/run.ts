@@ -20,7 +20,7 @@ import { ratios } from './scenarios/ratios.ts';
 import { runScale } from './scenarios/scale.ts';
 import { runSteadyScenario } from './scenarios/steady.ts';
 import { runStorm } from './scenarios/storm.ts';
-import type { SteadyPoint } from './steady/run-steady.ts';
+import type { ControlPoint, SteadyPoint } from './steady/run-steady.ts';
 import type { StormPhaseResult } from './storm/run-storm.ts';
 
 export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
@@ -35,6 +35,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
   let storm: StormPhaseResult[] = [];
   let scale: ScalePoint[] = [];
   let steady: SteadyPoint[] = [];
+  let control: ControlPoint[] = [];
   let joinLatency: JoinLatencyPoint[] = [];
   let parts: Record<string, number> = {};
   const ctx: ScenarioContext = {
@@ -58,7 +59,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
 
     if (ctx.wants('storm')) storm = await runStorm(ctx);
     if (ctx.wants('joins')) joinLatency = await runJoinLatency(ctx);
-    if (ctx.wants('steady')) steady = await runSteadyScenario(ctx);
+    if (ctx.wants('steady')) ({ steady, control } = await runSteadyScenario(ctx));
     if (ctx.wants('scale')) ({ points: scale, parts } = await runScale(ctx));
     if (!pin.enabled)
       notes.push(`Processes were not pinned (${pin.note}): CPU per op is still valid, throughput less so.`);
@@ -78,6 +79,7 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     calibration,
     storm,
     steady,
+    control,
     joinLatency,
     scale,
     parts,

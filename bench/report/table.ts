@@ -160,6 +160,28 @@ export function steadyTable(report: BenchReport, markdown = false): string {
   return renderTable(header, rows, markdown);
 }
 
+export function controlTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'control channel',
+    'registered',
+    'closed',
+    'reports/s',
+    'broker µs/report',
+    'broker core %',
+    'load avg',
+  ];
+  const rows = (report.control ?? []).map((p) => [
+    `${whole(p.servers)} fake media servers`,
+    whole(p.registered),
+    String(p.closed),
+    whole(p.reportsPerSecond),
+    fixed(p.brokerCpuUsPerReport),
+    whole(p.brokerBusyPct),
+    fixed(p.loadAverage),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
 export function joinLatencyTable(report: BenchReport, markdown = false): string {
   const header = [
     'join latency (POST on a new connection → joined)',
@@ -228,6 +250,7 @@ export function textReport(report: BenchReport): string {
   if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report), '');
   if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
   if ((report.steady ?? []).length > 0) parts.push(steadyTable(report), '');
+  if ((report.control ?? []).length > 0) parts.push(controlTable(report), '');
   if ((report.joinLatency ?? []).length > 0) parts.push(joinLatencyTable(report), '');
   if (report.scale.length > 0)
     parts.push('broker CPU by fleet and rooms (in-process, no sockets):', scaleTable(report), '');

@@ -2,7 +2,7 @@
 import type { BenchConfig, Scenario } from '../config.ts';
 import type { ScalePoint } from '../scale/assign-scale.ts';
 import type { JoinLatencyPoint } from '../scenarios/join-latency.ts';
-import type { SteadyPoint } from '../steady/run-steady.ts';
+import type { ControlPoint, SteadyPoint } from '../steady/run-steady.ts';
 import type { StormPhaseResult } from '../storm/run-storm.ts';
 
 export interface MeasurementSummary {
@@ -73,6 +73,8 @@ export interface BenchReport {
   storm: StormPhaseResult[];
   /** Absent in reports from before 2026-12-03. */
   steady?: SteadyPoint[];
+  /** Absent in reports from before 2026-12-03. */
+  control?: ControlPoint[];
   /** Absent in reports from before 2026-12-03. */
   joinLatency?: JoinLatencyPoint[];
   /** Broker cost by fleet and room count (in-process, no sockets). */

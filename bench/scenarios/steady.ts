@@ -1,14 +1,16 @@
 // Scenario steady: N clients joined and pinging one media server at the default interval,
 // against the same N pinging a bare `ws` echo on the same core (bench/steady/).
-import { runSteady, type SteadyPoint } from '../steady/run-steady.ts';
+import { type ControlPoint, runControlFleet, runSteady, type SteadyPoint } from '../steady/run-steady.ts';
 import type { ScenarioContext } from './context.ts';
 
-export async function runSteadyScenario(ctx: ScenarioContext): Promise<SteadyPoint[]> {
+export async function runSteadyScenario(
+  ctx: ScenarioContext,
+): Promise<{ steady: SteadyPoint[]; control: ControlPoint[] }> {
   const { config, group, log, nodeFlags } = ctx;
   log(
     `usher bench: steady ${config.steadyClients.join(', ')} clients, ${config.steadyProcesses} client processes`,
   );
-  return runSteady(group, {
+  const steady = await runSteady(group, {
     sizes: config.steadyClients,
     processes: config.steadyProcesses,
     durationMs: config.durationS * 1000,
@@ -19,4 +21,13 @@ export async function runSteadyScenario(ctx: ScenarioContext): Promise<SteadyPoi
     nodeFlags,
     log,
   });
+  const control = await runControlFleet(group, {
+    sizes: config.controlServers,
+    durationMs: config.durationS * 1000,
+    warmupMs: config.warmupS * 1000,
+    logLevel: config.logLevel,
+    nodeFlags,
+    log,
+  });
+  return { steady, control };
 }

@@ -7,12 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { Histogram } from '../lib/histogram.ts';
 import { coreBusy, coreTimes, processCpuUs } from '../lib/proc-cpu.ts';
 import type { Managed, ProcessGroup } from '../lib/processes.ts';
+import { runInChild } from '../orchestrate/load-runner.ts';
 import {
   type SimpleServer,
   startBenchServer,
   startUsherStack,
   type UsherStack,
 } from '../orchestrate/servers.ts';
+import type { FakeFleetJob, FakeFleetResult } from './fake-fleet.ts';
 import type { FromSteadyClients, SteadyWindow, ToSteadyClients } from './messages.ts';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -285,6 +287,70 @@ export async function runSteady(group: ProcessGroup, options: SteadyOptions): Pr
       for (const managed of [echo?.process, stack?.broker, ...(stack?.media.map((m) => m.process) ?? [])]) {
         if (managed !== undefined) await group.kill(managed);
       }
+    }
+  }
+  return points;
+}
+
+export interface ControlPoint {
+  /** Fake media servers asked for. */
+  servers: number;
+  registered: number;
+  /** Control sockets the broker closed during the run (a missed heartbeat, a refusal). */
+  closed: number;
+  reportsPerSecond: number;
+  /** Broker CPU over the window ÷ load reports (its idle work included). */
+  brokerCpuUsPerReport: number;
+  brokerBusyPct: number;
+  loadAverage: number;
+}
+
+const FAKE_FLEET = fileURLToPath(new URL('./fake-fleet.ts', import.meta.url));
+
+/** The broker's control channel with `sizes` fake media servers reporting at the default heartbeat. */
+export async function runControlFleet(
+  group: ProcessGroup,
+  options: Pick<SteadyOptions, 'durationMs' | 'warmupMs' | 'logLevel' | 'nodeFlags' | 'log'> & {
+    sizes: readonly number[];
+  },
+): Promise<ControlPoint[]> {
+  const points: ControlPoint[] = [];
+  for (const servers of options.sizes) {
+    const stack = await startUsherStack(group, {
+      mediaCount: 0,
+      logLevel: options.logLevel ?? 'info',
+      nodeFlags: options.nodeFlags ?? [],
+    });
+    try {
+      const job: FakeFleetJob = {
+        url: `ws://127.0.0.1:${stack.brokerPort}/v1/control`,
+        secret: stack.secret,
+        count: servers,
+        warmupMs: Math.max(options.warmupMs, 1000),
+        durationMs: options.durationMs,
+        brokerPid: stack.broker.pid,
+      };
+      const result = await runInChild<FakeFleetResult>(group, {
+        name: `fake fleet ${servers}`,
+        role: 'client',
+        script: FAKE_FLEET,
+        job,
+        timeoutMs: job.warmupMs + job.durationMs + 60_000,
+      });
+      points.push({
+        servers,
+        registered: result.registered,
+        closed: result.closed,
+        reportsPerSecond: result.reports / (result.windowMs / 1000),
+        brokerCpuUsPerReport: result.reports > 0 ? result.brokerCpuUs / result.reports : Number.NaN,
+        brokerBusyPct: (result.brokerCpuUs / 1000 / result.windowMs) * 100,
+        loadAverage: loadAverage1(),
+      });
+      options.log?.(
+        `usher bench: control channel, ${servers} fake media servers: ${result.registered} registered`,
+      );
+    } finally {
+      await group.kill(stack.broker);
     }
   }
   return points;

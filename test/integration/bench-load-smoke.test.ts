@@ -26,6 +26,7 @@ test('bench smoke: assign, limit and http pairs with their calibrated twins', {
     stormFailures: [],
     steadyClients: [],
     steadyProcesses: 1,
+    controlServers: [],
     pin: false,
     profile: false,
     dir,

@@ -30,6 +30,7 @@ test('bench smoke: steady state against one media server and a bare ws echo, and
     },
     steadyClients: [40],
     steadyProcesses: 2,
+    controlServers: [5],
     pin: false,
     profile: false,
     dir,
@@ -53,6 +54,14 @@ test('bench smoke: steady state against one media server and a bare ws echo, and
     assert.ok(point.rssMb > 0, `${point.target}: resident memory read`);
     assert.equal(point.closed, 0, `${point.target}: no connection dropped`);
   }
+
+  const control = report.control ?? [];
+  assert.equal(control.length, 1);
+  assert.equal(control[0]!.registered, 5, 'every fake media server registered');
+  assert.equal(control[0]!.closed, 0, 'none dropped');
+  // 5 servers reporting once a second: a handful of reports, and the broker's CPU over a 1 s
+  // window may round to zero clock ticks — only the count is certain.
+  assert.ok(control[0]!.reportsPerSecond > 0, `reports: ${JSON.stringify(control[0])}`);
 
   const joins = report.joinLatency ?? [];
   assert.deepEqual(
