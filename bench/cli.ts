@@ -39,6 +39,22 @@ export function benchConfig(
   const explicit = (flag: string): boolean =>
     argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
   const quick = options.quick;
+  const controlServers = (
+    quick && !argv.some((arg) => arg.startsWith('--control-servers')) ? ['5'] : options['control-servers']
+  ).map((text) => {
+    const count = Number(text);
+    if (!Number.isInteger(count) || count < 1 || count > 5000)
+      throw new UsherConfigError(`usher bench: --control-servers takes counts 1…5000; got "${text}"`);
+    return count;
+  });
+  const steadyClients = (
+    quick && !argv.some((arg) => arg.startsWith('--steady-clients')) ? ['40'] : options['steady-clients']
+  ).map((text) => {
+    const count = Number(text);
+    if (!Number.isInteger(count) || count < 1 || count > 50_000)
+      throw new UsherConfigError(`usher bench: --steady-clients takes counts 1…50000; got "${text}"`);
+    return count;
+  });
   const stamp = new Date()
     .toISOString()
     .replaceAll(':', '-')
@@ -53,6 +69,9 @@ export function benchConfig(
     stormClients: quick && !explicit('storm-clients') ? 60 : options['storm-clients'],
     stormProcesses: options['storm-processes'],
     stormFailures: failures,
+    steadyClients,
+    steadyProcesses: options['steady-processes'],
+    controlServers,
     pin: !options['no-pin'],
     profile: options.profile,
     dir: join(resolve(options.out), stamp),

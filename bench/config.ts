@@ -1,7 +1,7 @@
 // What one bench run is asked to do: the scenarios and every knob the CLI flags set.
 import type { FailureKind } from './storm/run-storm.ts';
 
-export const SCENARIOS = ['assign', 'limit', 'http', 'peer', 'storm', 'scale'] as const;
+export const SCENARIOS = ['assign', 'limit', 'http', 'peer', 'storm', 'scale', 'steady', 'joins'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchConfig {
@@ -21,6 +21,12 @@ export interface BenchConfig {
     ping: { intervalMs: number; timeoutMs: number };
     heartbeat: { intervalMs: number; timeoutMs: number };
   };
+  /** Steady state: client counts, each against one media server and a bare echo. */
+  steadyClients: readonly number[];
+  /** Client processes per steady size. */
+  steadyProcesses: number;
+  /** Steady: fake media servers on the broker's control channel, one run per count. */
+  controlServers: readonly number[];
   pin: boolean;
   /** Run the servers with --cpu-prof, profiles into the run directory. */
   profile: boolean;

@@ -5,7 +5,7 @@ export const benchOptions = {
   scenario: {
     kind: 'list',
     default: ['all'],
-    help: 'assign,limit,http,peer,storm,scale or all',
+    help: 'assign,limit,http,peer,storm,scale,steady,joins or all',
   },
   'duration-s': { kind: 'int', default: 5, min: 1, max: 600, help: 'measured window of each load run' },
   'warmup-s': { kind: 'int', default: 1, min: 0, max: 60, help: 'unmeasured load before each window' },
@@ -38,6 +38,23 @@ export const benchOptions = {
     help: 'simulated browsers in the storm',
   },
   'storm-processes': { kind: 'int', default: 2, min: 1, max: 16, help: 'client processes the storm uses' },
+  'steady-clients': {
+    kind: 'list',
+    default: ['2000', '5000'],
+    help: 'steady: clients joined and pinging one media server (and a bare ws echo), one run per count',
+  },
+  'steady-processes': {
+    kind: 'int',
+    default: 4,
+    min: 1,
+    max: 16,
+    help: 'steady: client processes per count (all on the client core)',
+  },
+  'control-servers': {
+    kind: 'list',
+    default: ['50', '200', '1000'],
+    help: 'steady: fake media servers sending load reports to one broker, one run per count',
+  },
   'storm-failures': { kind: 'list', default: ['kill', 'stop'], help: 'kill (SIGKILL) and/or stop (SIGSTOP)' },
   out: {
     kind: 'string',

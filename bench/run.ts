@@ -13,11 +13,14 @@ import { assignLimitPairs } from './scenarios/assign-limit.ts';
 import { runCalibration } from './scenarios/calibration.ts';
 import { type ScenarioContext, startLoadServers, stopLoadServers } from './scenarios/context.ts';
 import { httpPairs } from './scenarios/http.ts';
+import { type JoinLatencyPoint, runJoinLatency } from './scenarios/join-latency.ts';
 import { measurePairs } from './scenarios/pairs.ts';
 import { peerPairs } from './scenarios/peer.ts';
 import { ratios } from './scenarios/ratios.ts';
 import { runScale } from './scenarios/scale.ts';
+import { runSteadyScenario } from './scenarios/steady.ts';
 import { runStorm } from './scenarios/storm.ts';
+import type { ControlPoint, SteadyPoint } from './steady/run-steady.ts';
 import type { StormPhaseResult } from './storm/run-storm.ts';
 
 export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
@@ -31,6 +34,9 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
   let calibration: CalibrationSummary[] = [];
   let storm: StormPhaseResult[] = [];
   let scale: ScalePoint[] = [];
+  let steady: SteadyPoint[] = [];
+  let control: ControlPoint[] = [];
+  let joinLatency: JoinLatencyPoint[] = [];
   let parts: Record<string, number> = {};
   const ctx: ScenarioContext = {
     config,
@@ -52,6 +58,8 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     await stopLoadServers(ctx, servers);
 
     if (ctx.wants('storm')) storm = await runStorm(ctx);
+    if (ctx.wants('joins')) joinLatency = await runJoinLatency(ctx);
+    if (ctx.wants('steady')) ({ steady, control } = await runSteadyScenario(ctx));
     if (ctx.wants('scale')) ({ points: scale, parts } = await runScale(ctx));
     if (!pin.enabled)
       notes.push(`Processes were not pinned (${pin.note}): CPU per op is still valid, throughput less so.`);
@@ -70,6 +78,9 @@ export async function runBenchmarks(config: BenchConfig): Promise<BenchReport> {
     ratios: ratios(measurements),
     calibration,
     storm,
+    steady,
+    control,
+    joinLatency,
     scale,
     parts,
     notes,

@@ -18,6 +18,12 @@ export interface LoopOptions {
   serverPids: number[];
   /** Called once the loop has stopped, to close what is still open. */
   cleanup?: () => void;
+  /**
+   * Open loop instead: start operations at this rate whatever the replies do (at most
+   * `concurrency` in flight), latency counted from each operation's scheduled start, so a
+   * late start is charged to the latency as a person waiting would feel it.
+   */
+  ratePerSecond?: number;
 }
 
 export interface LoadResult {
@@ -46,6 +52,8 @@ export interface LoadResult {
 export function runClosedLoop(op: Operation, options: LoopOptions): Promise<LoadResult> {
   return new Promise((resolve) => {
     const latency = new Histogram();
+    const rate = options.ratePerSecond;
+    const pacedFrom = performance.now();
     const errorCodes: Record<string, number> = {};
     let ops = 0;
     let errors = 0;
@@ -93,7 +101,7 @@ export function runClosedLoop(op: Operation, options: LoopOptions): Promise<Load
       const seq = started;
       started += 1;
       inFlight += 1;
-      const t0 = performance.now();
+      const t0 = rate === undefined ? performance.now() : pacedFrom + (seq * 1000) / rate;
       let finished = false;
       op(slot, seq, (error) => {
         if (finished) return;
@@ -110,7 +118,7 @@ export function runClosedLoop(op: Operation, options: LoopOptions): Promise<Load
         }
         if (stopping) {
           if (inFlight === 0) finish();
-        } else {
+        } else if (rate === undefined) {
           // Not synchronously: an operation that fails at once must not recurse without bound.
           setImmediate(startOne, slot);
         }
@@ -125,6 +133,7 @@ export function runClosedLoop(op: Operation, options: LoopOptions): Promise<Load
       clearTimeout(drainTimer);
       clearTimeout(windowTimer);
       clearTimeout(endTimer);
+      clearInterval(pacer);
       options.cleanup?.();
       resolve({
         ops,
@@ -154,6 +163,15 @@ export function runClosedLoop(op: Operation, options: LoopOptions): Promise<Load
 
     const windowTimer = setTimeout(openWindow, options.warmupMs);
     const endTimer = setTimeout(stop, options.warmupMs + options.durationMs);
-    for (let slot = 0; slot < options.concurrency; slot += 1) startOne(slot);
+    let pacer: NodeJS.Timeout | undefined;
+    if (rate === undefined) {
+      for (let slot = 0; slot < options.concurrency; slot += 1) startOne(slot);
+    } else {
+      pacer = setInterval(() => {
+        const due = Math.floor(((performance.now() - pacedFrom) * rate) / 1000);
+        while (!stopping && started < due && inFlight < options.concurrency)
+          startOne(started % options.concurrency);
+      }, 1);
+    }
   });
 }

@@ -9,6 +9,8 @@ interface Bounds {
   durationMs: number;
   /** Server processes charged with the CPU of the window. */
   serverPids: number[];
+  /** Open loop at this rate (see LoopOptions.ratePerSecond); absent: closed loop. */
+  ratePerSecond?: number;
 }
 
 export type LoadJob =

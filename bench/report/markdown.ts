@@ -3,10 +3,13 @@
 import { readFileSync } from 'node:fs';
 import {
   calibrationTable,
+  controlTable,
+  joinLatencyTable,
   measurementTable,
   partsTable,
   ratioTable,
   scaleTable,
+  steadyTable,
   stormTable,
   stormTargets,
 } from './table.ts';
@@ -27,6 +30,9 @@ if (report.ratios.length > 0) parts.push(ratioTable(report, true), '');
 if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report, true), '');
 if (report.storm.length > 0)
   parts.push(stormTable(report, true), '', ...stormTargets(report).map((line) => `- ${line}`), '');
+if ((report.steady ?? []).length > 0) parts.push(steadyTable(report, true), '');
+if ((report.control ?? []).length > 0) parts.push(controlTable(report, true), '');
+if ((report.joinLatency ?? []).length > 0) parts.push(joinLatencyTable(report, true), '');
 if (report.scale.length > 0) parts.push(scaleTable(report, true), '');
 if (Object.keys(report.parts ?? {}).length > 0) parts.push(partsTable(report, true), '');
 process.stdout.write(parts.join('\n'));

@@ -126,6 +126,88 @@ export function stormTargets(report: BenchReport): string[] {
   return lines;
 }
 
+export function steadyTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'steady',
+    'clients',
+    'open',
+    'pongs/s',
+    'server µs/ping',
+    'server core %',
+    'client core %',
+    'RSS MB (idle)',
+    'RSS kB/client',
+    'rtt p50/p99/max ms',
+    'late / missing / closed',
+    'all inside timeout',
+    'load avg',
+  ];
+  const rows = (report.steady ?? []).map((p) => [
+    p.target === 'media' ? 'media server' : 'bare ws echo',
+    whole(p.clients),
+    whole(p.open),
+    whole(p.pongs / (p.windowMs / 1000)),
+    fixed(p.serverCpuUsPerPing),
+    whole(p.serverBusyPct),
+    whole(p.clientBusyPct),
+    `${whole(p.rssMb)} (${whole(p.rssIdleMb)})`,
+    fixed(p.rssKbPerClient),
+    `${fixed(p.rttP50Ms, 2)} / ${fixed(p.rttP99Ms, 1)} / ${fixed(p.rttMaxMs, 0)}`,
+    `${p.late} / ${p.missing} / ${p.closed}`,
+    p.sustained ? 'yes' : 'NO',
+    fixed(p.loadAverage),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
+export function controlTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'control channel',
+    'registered',
+    'closed',
+    'reports/s',
+    'broker µs/report',
+    'broker core %',
+    'load avg',
+  ];
+  const rows = (report.control ?? []).map((p) => [
+    `${whole(p.servers)} fake media servers`,
+    whole(p.registered),
+    String(p.closed),
+    whole(p.reportsPerSecond),
+    fixed(p.brokerCpuUsPerReport),
+    whole(p.brokerBusyPct),
+    fixed(p.loadAverage),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
+export function joinLatencyTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'join latency (POST on a new connection → joined)',
+    'asked /s',
+    'joins/s',
+    'joins',
+    'errors',
+    'p50 / p99 / p999 / max ms',
+    'CPU µs/join (broker + media)',
+    'server core %',
+    'client core %',
+  ];
+  const rows = (report.joinLatency ?? []).map((p) => [
+    p.load === 'max' ? 'sustainable rate (closed loop)' : `${p.load} of it`,
+    p.targetPerSecond === null ? '—' : whole(p.targetPerSecond),
+    whole(p.joinsPerSecond),
+    whole(p.joins),
+    String(p.errors),
+    `${fixed(p.p50Ms, 2)} / ${fixed(p.p99Ms)} / ${fixed(p.p999Ms)} / ${fixed(p.maxMs, 0)}`,
+    `${fixed(p.cpuUsPerJoin.broker + p.cpuUsPerJoin.media)} (${fixed(p.cpuUsPerJoin.broker)} + ${fixed(p.cpuUsPerJoin.media)})`,
+    whole(p.serverBusyPct),
+    whole(p.clientBusyPct),
+  ]);
+  return renderTable(header, rows, markdown);
+}
+
 export function scaleTable(report: BenchReport, markdown = false): string {
   const header = [
     'servers',
@@ -167,6 +249,9 @@ export function textReport(report: BenchReport): string {
   if (report.ratios.length > 0) parts.push(ratioTable(report), '');
   if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report), '');
   if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
+  if ((report.steady ?? []).length > 0) parts.push(steadyTable(report), '');
+  if ((report.control ?? []).length > 0) parts.push(controlTable(report), '');
+  if ((report.joinLatency ?? []).length > 0) parts.push(joinLatencyTable(report), '');
   if (report.scale.length > 0)
     parts.push('broker CPU by fleet and rooms (in-process, no sockets):', scaleTable(report), '');
   if (Object.keys(report.parts ?? {}).length > 0) parts.push(partsTable(report), '');

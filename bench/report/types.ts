@@ -1,6 +1,8 @@
 // The bench report's shape: report.json, and what the table, charts and markdown read.
 import type { BenchConfig, Scenario } from '../config.ts';
 import type { ScalePoint } from '../scale/assign-scale.ts';
+import type { JoinLatencyPoint } from '../scenarios/join-latency.ts';
+import type { ControlPoint, SteadyPoint } from '../steady/run-steady.ts';
 import type { StormPhaseResult } from '../storm/run-storm.ts';
 
 export interface MeasurementSummary {
@@ -69,6 +71,12 @@ export interface BenchReport {
   /** Absent in reports from before 2026-11-27. */
   calibration?: CalibrationSummary[];
   storm: StormPhaseResult[];
+  /** Absent in reports from before 2026-12-03. */
+  steady?: SteadyPoint[];
+  /** Absent in reports from before 2026-12-03. */
+  control?: ControlPoint[];
+  /** Absent in reports from before 2026-12-03. */
+  joinLatency?: JoinLatencyPoint[];
   /** Broker cost by fleet and room count (in-process, no sockets). */
   scale: ScalePoint[];
   /** µs per call of each piece of a session request and a join (in-process). */
