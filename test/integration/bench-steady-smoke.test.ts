@@ -50,7 +50,8 @@ test('bench smoke: steady state against one media server and a bare ws echo, and
     // 40 clients pinging every 200 ms for a 1 s window: about 200 pings, allow for a slow machine.
     assert.ok(point.pongs >= 40, `${point.target}: ${point.pongs} pongs`);
     assert.ok(point.pongs <= point.pings + 40, `${point.target}: no pong without its ping`);
-    assert.ok(Number.isFinite(point.serverCpuUsPerPing) && point.serverCpuUsPerPing > 0, point.target);
+    // 40 clients' pings for a 1 s window may round to zero clock ticks of CPU: read, not positive.
+    assert.ok(Number.isFinite(point.serverCpuUsPerPing) && point.serverCpuUsPerPing >= 0, point.target);
     assert.ok(point.rssMb > 0, `${point.target}: resident memory read`);
     assert.equal(point.closed, 0, `${point.target}: no connection dropped`);
   }
@@ -72,7 +73,11 @@ test('bench smoke: steady state against one media server and a bare ws echo, and
     assert.ok(point.joins > 0, `${point.load}: joins completed`);
     assert.equal(point.errors, 0, `${point.load}: ${JSON.stringify(point.errorCodes)}`);
     assert.ok(point.p50Ms > 0 && point.p50Ms <= point.p99Ms && point.p99Ms <= point.maxMs, point.load);
-    assert.ok(point.cpuUsPerJoin.broker > 0 && point.cpuUsPerJoin.media > 0, point.load);
+    // A 1 s window of a few dozen joins may round to zero clock ticks: read (finite), not positive,
+    // except at the closed-loop maximum, which keeps both servers busy.
+    const { broker, media } = point.cpuUsPerJoin;
+    assert.ok(Number.isFinite(broker) && Number.isFinite(media) && broker >= 0 && media >= 0, point.load);
+    if (point.load === 'max') assert.ok(broker > 0 && media > 0, `${point.load}: CPU per join read`);
   }
   // The open-loop runs ask for a rate below the measured one.
   assert.ok(joins[2]!.targetPerSecond! < joins[0]!.joinsPerSecond, 'half the sustainable rate');
