@@ -117,7 +117,10 @@ export async function health(brokerUrl: string): Promise<Health> {
   return (await response.json()) as Health;
 }
 
-/** Poll /healthz until `count` media servers are registered. */
+/**
+ * Poll /healthz until `count` media servers are registered and /readyz says the broker takes
+ * load (a fresh broker places new rooms only after its warm-up).
+ */
 export async function waitForServers(
   brokerUrl: string,
   count: number,
@@ -129,7 +132,9 @@ export async function waitForServers(
   while (Date.now() < deadline) {
     try {
       last = (await health(brokerUrl)).servers;
-      if (exact ? last === count : last >= count) return;
+      // With no media server the broker is never ready; it only has to answer.
+      const ready = count === 0 || (await fetch(`${brokerUrl}/readyz`)).status === 200;
+      if ((exact ? last === count : last >= count) && ready) return;
     } catch {
       // not up yet
     }

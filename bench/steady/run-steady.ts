@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Histogram } from '../lib/histogram.ts';
+import { type IpcWorker, startIpcWorker } from '../lib/ipc-worker.ts';
 import { coreBusy, coreTimes, processCpuUs } from '../lib/proc-cpu.ts';
-import type { Managed, ProcessGroup } from '../lib/processes.ts';
+import type { ProcessGroup } from '../lib/processes.ts';
 import { runInChild } from '../orchestrate/load-runner.ts';
 import {
   type SimpleServer,
@@ -66,53 +67,10 @@ export interface SteadyPoint {
   loadAverage: number;
 }
 
-interface SteadyClientProcess {
-  managed: Managed;
-  send(message: ToSteadyClients): void;
-  next<T extends FromSteadyClients['type']>(
-    type: T,
-    timeoutMs: number,
-  ): Promise<Extract<FromSteadyClients, { type: T }>>;
-}
+type SteadyClientProcess = IpcWorker<ToSteadyClients, FromSteadyClients>;
 
 function clientProcess(group: ProcessGroup, name: string): SteadyClientProcess {
-  const managed = group.start(name, { role: 'client', ipc: true, nodeArgs: ['--import', 'tsx', WORKER] });
-  const waiting: Array<{ type: string; resolve: (message: FromSteadyClients) => void }> = [];
-  const early: FromSteadyClients[] = [];
-  managed.child.on('message', (message: FromSteadyClients) => {
-    const at = waiting.findIndex((waiter) => waiter.type === message.type);
-    if (at >= 0) waiting.splice(at, 1)[0]!.resolve(message);
-    else early.push(message);
-  });
-  return {
-    managed,
-    send: (message) => {
-      if (managed.child.connected) managed.child.send(message);
-    },
-    next: (type, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const at = early.findIndex((message) => message.type === type);
-        if (at >= 0) {
-          resolve(early.splice(at, 1)[0] as never);
-          return;
-        }
-        const timer = setTimeout(
-          () => reject(new Error(`${name}: no ${type} within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        void managed.exited.then(() => {
-          clearTimeout(timer);
-          reject(new Error(`${name} exited:\n${managed.tail.slice(-10).join('\n')}`));
-        });
-        waiting.push({
-          type,
-          resolve: (message) => {
-            clearTimeout(timer);
-            resolve(message as never);
-          },
-        });
-      }),
-  };
+  return startIpcWorker(group, name, WORKER);
 }
 
 /** VmRSS of `pid` in kB (0 when unreadable). */

@@ -2,6 +2,7 @@
 // browsers in rooms of 2–8 (client processes on the client core), then SIGKILL or SIGSTOP
 // of the busiest media server, and the clients' records turned into a verdict.
 import { fileURLToPath } from 'node:url';
+import { type IpcWorker, startIpcWorker } from '../lib/ipc-worker.ts';
 import { cpuByPid } from '../lib/proc-cpu.ts';
 import type { Managed, ProcessGroup } from '../lib/processes.ts';
 import { health, startUsherStack, type UsherStack } from '../orchestrate/servers.ts';
@@ -60,50 +61,10 @@ export interface StormPhaseResult extends StormVerdict {
   steady: { seconds: number; mediaCpuUsPerPing: number; brokerCpuMsPerSecond: number };
 }
 
-interface ClientProcess {
-  managed: Managed;
-  send(message: ToClients): void;
-  next<T extends FromClients['type']>(type: T, timeoutMs: number): Promise<Extract<FromClients, { type: T }>>;
-}
+type ClientProcess = IpcWorker<ToClients, FromClients>;
 
 function clientProcess(group: ProcessGroup, name: string): ClientProcess {
-  const managed = group.start(name, { role: 'client', ipc: true, nodeArgs: ['--import', 'tsx', WORKER] });
-  const waiting: Array<{ type: string; resolve: (message: FromClients) => void }> = [];
-  const early: FromClients[] = [];
-  managed.child.on('message', (message: FromClients) => {
-    const at = waiting.findIndex((waiter) => waiter.type === message.type);
-    if (at >= 0) waiting.splice(at, 1)[0]!.resolve(message);
-    else early.push(message);
-  });
-  return {
-    managed,
-    send: (message) => {
-      if (managed.child.connected) managed.child.send(message);
-    },
-    next: (type, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const at = early.findIndex((message) => message.type === type);
-        if (at >= 0) {
-          resolve(early.splice(at, 1)[0] as never);
-          return;
-        }
-        const timer = setTimeout(
-          () => reject(new Error(`${name}: no ${type} within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        void managed.exited.then(() => {
-          clearTimeout(timer);
-          reject(new Error(`${name} exited:\n${managed.tail.slice(-10).join('\n')}`));
-        });
-        waiting.push({
-          type,
-          resolve: (message) => {
-            clearTimeout(timer);
-            resolve(message as never);
-          },
-        });
-      }),
-  };
+  return startIpcWorker(group, name, WORKER);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
