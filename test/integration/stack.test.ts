@@ -209,14 +209,26 @@ test('usher stack --lan makes a local CA once and serves https on every address 
   assert.match(output, new RegExp(`media-1\\s+pid \\d+  wss://[\\d.]+:${ports.media}/v1/media`));
   const caFile = join(stateDir, 'lan', 'usher-local-ca.pem');
   const ca = readFileSync(caFile);
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = request(`https://127.0.0.1:${ports.broker}/readyz`, { ca }, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
+  const readyz = (): Promise<number> =>
+    new Promise<number>((resolve) => {
+      const req = request(`https://127.0.0.1:${ports.broker}/readyz`, { ca }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      req.on('error', () => resolve(0));
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
+  // The banner comes when the processes are up; readiness follows the media servers' wss
+  // registrations and the broker's warm-up.
+  let status = 0;
+  await until(
+    '/readyz 200 over https',
+    async () => {
+      status = await readyz();
+      return status === 200 ? true : undefined;
+    },
+    20_000,
+  ).catch(() => undefined);
   assert.equal(status, 200, 'https with the local CA, and the media servers registered over wss');
   stack.kill('SIGINT');
   assert.equal(await exited, 0);
