@@ -25,6 +25,8 @@ const APT = [
 ];
 
 const results = [];
+/** What each failed test said (its error and its diagnostics), printed after the summary so a log's tail has it. */
+const failureReports = [];
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -37,6 +39,70 @@ function stage(name, command, args, options = {}) {
   const ok = result.status === 0;
   results.push({ name, ok, seconds: (Date.now() - started) / 1000 });
   return ok;
+}
+
+/**
+ * The failed leaf tests of a node:test TAP stream: name, location, error text and the test's own diagnostics
+ * (`t.diagnostic` lines follow the YAML block at the same indentation). Parents that only failed because a
+ * subtest did are left out.
+ */
+function tapFailures(text) {
+  const lines = text.split('\n');
+  const reports = [];
+  for (let i = 0; i < lines.length; i += 1) {
+    const match = lines[i].match(/^(\s*)not ok \d+ - (.*)$/);
+    if (match === null) continue;
+    const indent = match[1];
+    const block = [];
+    let j = i + 1;
+    if (lines[j]?.trim() === '---') {
+      for (j += 1; j < lines.length && lines[j].trim() !== '...'; j += 1)
+        block.push(lines[j].slice(indent.length + 2));
+      j += 1;
+    }
+    if (block.some((line) => line.startsWith("failureType: 'subtestsFailed'"))) continue;
+    const report = [`✖ ${match[2]}`];
+    let inError = false;
+    for (const line of block) {
+      if (/^(location|failureType):/.test(line)) report.push(`  ${line}`);
+      if (/^(error|expected|actual):/.test(line)) inError = line.startsWith('error:');
+      else if (/^\S/.test(line)) inError = false;
+      if (inError || /^(expected|actual):/.test(line)) report.push(`  ${line}`);
+    }
+    for (
+      ;
+      j < lines.length && lines[j].startsWith(`${indent}# `) && !lines[j].startsWith(`${indent}# Subtest`);
+      j += 1
+    )
+      report.push(`  ${lines[j].slice(indent.length)}`);
+    reports.push(report.slice(0, 80).join('\n'));
+  }
+  return reports;
+}
+
+/** The failed tests of a Playwright JSON report: title path and the first lines of each error. */
+function playwrightFailures(report) {
+  const reports = [];
+  const visit = (suite, titles) => {
+    for (const child of suite.suites ?? []) visit(child, [...titles, child.title]);
+    for (const spec of suite.specs ?? []) {
+      for (const test of spec.tests ?? []) {
+        if (test.status === 'expected' || test.status === 'skipped') continue;
+        const errors = (test.results ?? []).flatMap((result) => result.errors ?? []);
+        const text = errors.map((error) =>
+          String(error.message ?? '')
+            .split('\n')
+            .slice(0, 20)
+            .join('\n'),
+        );
+        reports.push(
+          [`✖ ${[...titles, spec.title].filter(Boolean).join(' › ')} (${test.status})`, ...text].join('\n'),
+        );
+      }
+    }
+  };
+  for (const suite of report.suites ?? []) visit(suite, [suite.title]);
+  return reports;
 }
 
 // Test helpers live in `testing/` folders (docs/ARCHITECTURE.md): never collected as tests.
@@ -85,6 +151,7 @@ try {
     passed += count('pass');
     failed += count('fail') + count('cancelled');
     skipped += count('skipped') + count('todo');
+    failureReports.push(...tapFailures(text));
     if (count('pass') === 0) failed += 1; // a unit stage that ran nothing is a failure
   }
 
@@ -98,6 +165,7 @@ try {
       passed += stats.expected;
       failed += stats.unexpected + stats.flaky;
       skipped += stats.skipped;
+      failureReports.push(...playwrightFailures(JSON.parse(readFileSync(report, 'utf8'))));
       if (stats.expected === 0) failed += 1;
     } catch {
       if (e2eOk !== null) failed += 1; // no report: the runner itself failed
@@ -107,6 +175,10 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+if (failureReports.length > 0) {
+  console.log(`\n=== failures (${failureReports.length})`);
+  for (const report of failureReports) console.log(report);
+}
 console.log('\n=== summary');
 for (const result of results)
   console.log(`${result.ok ? 'ok  ' : 'FAIL'} ${result.name} (${result.seconds.toFixed(1)} s)`);
