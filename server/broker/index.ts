@@ -280,6 +280,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       warmUp.start();
     },
   });
+  pins.onFailure?.((op, kind) => metrics.storeFailures.inc({ op, kind }));
   pins.onReconnect?.(() => {
     warmUp.start();
     fleet.storeReconnected().catch((error: unknown) => logger.error({ err: error }, 're-pinning failed'));

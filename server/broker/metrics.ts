@@ -11,6 +11,7 @@ export interface BrokerMetrics {
   readonly splitsDetected: Counter;
   readonly splitsRepaired: Counter;
   readonly pinRepairs: Counter<'cause'>;
+  readonly storeFailures: Counter<'op' | 'kind'>;
   readonly sessionRequests: Counter<'transport' | 'result'>;
   readonly sessionSeconds: Histogram<'transport'>;
   readonly sessionConnections: Gauge;
@@ -91,6 +92,12 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
       name: 'usher_broker_pin_repairs_total',
       help: 'Room pins rewritten to the server holding the room live, by cause (live-elsewhere, missing, store-reconnect, registration)',
       labelNames: ['cause'],
+      registers,
+    }),
+    storeFailures: new Counter({
+      name: 'usher_broker_store_failures_total',
+      help: 'Shared room state (Redis) commands that failed, by operation and kind (timeout, unavailable, error); a timed-out write may still have been carried out',
+      labelNames: ['op', 'kind'],
       registers,
     }),
     sessionRequests: new Counter({

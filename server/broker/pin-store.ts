@@ -38,9 +38,18 @@ export interface PinStore {
   readonly reachable?: boolean;
   /** Calls `listener` each time the store is reachable again after an outage (it may have lost pins). */
   onReconnect?(listener: () => void): void;
+  /**
+   * Calls `listener` for each failed store command. A `timeout` may still have been carried out
+   * (the reply came late, or the broker's own event loop was stalled past the deadline): a write
+   * that timed out can have pinned a room without the broker knowing.
+   */
+  onFailure?(listener: (op: string, kind: StoreFailureKind) => void): void;
   size(): Promise<number>;
   entries(): Promise<Array<[room: string, pin: Pin]>>;
 }
+
+/** Why a store command failed: no answer in time, no connection, or an error reply. */
+export type StoreFailureKind = 'timeout' | 'unavailable' | 'error';
 
 /** The embedded store: one broker, nothing to install. */
 export class MemoryPinStore implements PinStore {

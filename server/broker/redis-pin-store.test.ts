@@ -153,6 +153,8 @@ describe('RedisPinStore when Redis fails', () => {
     const { logger, records } = captureLogger();
     const store = new RedisPinStore({ url: redis.url, logger, ttlMs: TTL_MS });
     t.after(() => store.close());
+    const failures: string[] = [];
+    store.onFailure((op, kind) => failures.push(`${op}:${kind}`));
     assert.equal(await store.ready(5000), true);
     await store.set('r', { serverId: 'a', assignedAt: 0 });
 
@@ -164,6 +166,11 @@ describe('RedisPinStore when Redis fails', () => {
     await assert.rejects(store.keepAlive('a', ['r'], 1), isInternal);
     await assert.rejects(store.size(), isInternal);
     assert.ok(Date.now() - started < 1500, 'failures are immediate, not queued');
+    assert.deepEqual(
+      failures,
+      ['get', 'compareAndSet', 'deleteByServer', 'keepAlive', 'scan'].map((op) => `${op}:unavailable`),
+      'each failed command is reported once, as unavailable',
+    );
     await waitFor('a warning that redis is down', () => records.some((record) => record.level === 40));
 
     await redis.restart(); // empty again: pins come back through registrations and keep-alives
@@ -191,6 +198,8 @@ describe('RedisPinStore when Redis fails', () => {
     });
     t.after(() => store.close());
     t.after(() => redis.thaw());
+    const failures: string[] = [];
+    store.onFailure((op, kind) => failures.push(`${op}:${kind}`));
     assert.equal(await store.ready(5000), true);
     redis.freeze();
     const started = Date.now();
@@ -198,6 +207,7 @@ describe('RedisPinStore when Redis fails', () => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 150 && elapsed < 2000, `failed after ${elapsed} ms`);
     assert.equal(store.reachable, false, 'a frozen Redis is not reachable (readiness says so)');
+    assert.deepEqual(failures, ['compareAndSet:timeout'], 'reported as a timeout: its effect is unknown');
     redis.thaw();
     // No command is needed to notice: its own probe finds Redis answering again.
     await waitFor('the store to be reachable again', () => store.reachable, 10_000);

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { UsherError } from '../../shared/errors.ts';
 import { UsherConfigError } from '../common/config-error.ts';
 import type { Logger } from '../common/logger.ts';
-import type { Pin, PinStore } from './pin-store.ts';
+import type { Pin, PinStore, StoreFailureKind } from './pin-store.ts';
 
 export interface RedisPinStoreOptions {
   /** redis://[user:password@]host[:port][/db], or rediss:// for TLS. */
@@ -121,6 +121,7 @@ export class RedisPinStore implements PinStore {
   private available = false;
   private everReady = false;
   private readonly reconnectListeners: Array<() => void> = [];
+  private readonly failureListeners: Array<(op: string, kind: StoreFailureKind) => void> = [];
   private lastWarnAt = Number.NEGATIVE_INFINITY;
   private probe: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -171,6 +172,10 @@ export class RedisPinStore implements PinStore {
 
   onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
+  }
+
+  onFailure(listener: (op: string, kind: StoreFailureKind) => void): void {
+    this.failureListeners.push(listener);
   }
 
   /** Resolves true once connected, false if that takes longer than timeoutMs. */
@@ -320,10 +325,19 @@ export class RedisPinStore implements PinStore {
     } catch (error) {
       if (this.closing === undefined) {
         this.warn(op, error);
-        if (error instanceof Error && error.message === 'Command timed out') this.frozen(error);
+        const kind = this.failureKind(error);
+        for (const listener of this.failureListeners) listener(op, kind);
+        if (kind === 'timeout') this.frozen(error as Error);
       }
       throw new UsherError('INTERNAL', 'room state is unavailable; retry shortly', { cause: error });
     }
+  }
+
+  /** ioredis says "Command timed out" for commandTimeout; a redis reply error is a ReplyError. */
+  private failureKind(error: unknown): StoreFailureKind {
+    if (error instanceof Error && error.message === 'Command timed out') return 'timeout';
+    if (error instanceof Error && error.name === 'ReplyError') return 'error';
+    return 'unavailable';
   }
 
   /**

@@ -84,7 +84,8 @@ function metricsLine(name: string, metrics: TruthMetrics): string {
   return (
     `${name}: moves ${JSON.stringify(metrics.moves)} (all series ${metrics.movesTotal}), ` +
     `splits detected ${metrics.splitsDetected} repaired ${metrics.splitsRepaired}, ` +
-    `pin repairs ${JSON.stringify(metrics.pinRepairs)} (all ${metrics.pinRepairsTotal})`
+    `pin repairs ${JSON.stringify(metrics.pinRepairs)} (all ${metrics.pinRepairsTotal}), ` +
+    `pin writes timed out ${metrics.pinWritesTimedOut}`
   );
 }
 
@@ -261,10 +262,14 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     );
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('broker', metrics)}`);
     assert.deepEqual(broker.process.logRecords('room moved'), [], 'and no move logged');
-    assert.ok(
-      metrics.pinRepairsTotal >= rooms.length,
-      `every lost pin repaired and counted (cause store-reconnect or missing): ${metricsLine('broker', metrics)}`,
-    );
+    // A pin write whose reply came after the command timeout (on a machine stalled past 1 s)
+    // may have re-pinned rooms without the broker knowing: the count is then only a lower bound.
+    if (metrics.pinWritesTimedOut === 0)
+      assert.ok(
+        metrics.pinRepairsTotal >= rooms.length,
+        `every lost pin repaired and counted (cause store-reconnect or missing): ${metricsLine('broker', metrics)}`,
+      );
+    else assert.ok(metrics.pinRepairsTotal > 0, `repairs counted: ${metricsLine('broker', metrics)}`);
   });
 
   test('Redis frozen (SIGSTOP) for 10 s: calls go on, no room splits after SIGCONT', {

@@ -290,6 +290,8 @@ export interface TruthMetrics {
   splitsRepaired: number;
   pinRepairs: Record<PinRepairCause, number>;
   pinRepairsTotal: number;
+  /** Pin writes (keep-alive, compare-and-set) whose reply did not come in time: each may have pinned rooms uncounted. */
+  pinWritesTimedOut: number;
 }
 
 export const MOVE_CAUSES = ['dead', 'frozen', 'drained', 'member', 'split', 'operator'] as const;
@@ -312,6 +314,9 @@ export function truthMetrics(text: string): TruthMetrics {
     splitsRepaired: counter(text, 'usher_broker_room_splits_repaired_total'),
     pinRepairs,
     pinRepairsTotal: counter(text, 'usher_broker_pin_repairs_total'),
+    pinWritesTimedOut:
+      counter(text, 'usher_broker_store_failures_total', { op: 'keepAlive', kind: 'timeout' }) +
+      counter(text, 'usher_broker_store_failures_total', { op: 'compareAndSet', kind: 'timeout' }),
   };
 }
 
