@@ -282,3 +282,12 @@ test('redirect with seat confirmation on: the broker asks for no seat of its own
   const metrics = await (await fetch(tb.http('/metrics'))).text();
   assert.doesNotMatch(metrics, /usher_broker_seat_reservations_total\{outcome="reserved"\} [1-9]/);
 });
+
+test('a server’s session endpoint sits next to its media path, over http(s)', () => {
+  assert.equal(sessionsEndpoint('ws://127.0.0.1:9001/v1/media'), 'http://127.0.0.1:9001/v1/sessions');
+  assert.equal(
+    sessionsEndpoint('wss://usher.example/m/media-1/v1/media'),
+    'https://usher.example/m/media-1/v1/sessions',
+  );
+  assert.equal(sessionsEndpoint('wss://[::1]:443/v1/media?x=1#y'), 'https://[::1]/v1/sessions');
+});
