@@ -73,9 +73,10 @@ export class SessionEndpoint {
       if (state.kind !== 'reading') return;
       state.size += chunk.length;
       if (state.size > Limits.brokerFrameBytes) {
+        // The rest of the body is discarded unread (Node drains it, within the request timeout)
+        // and the connection closes after the answer.
+        res.setHeader('connection', 'close');
         refuse('FRAME_TOO_LARGE', null);
-        // The rest of the body is not read: the connection goes once the answer is out.
-        res.once('finish', () => req.destroy());
         return;
       }
       chunks.push(chunk);
