@@ -10,6 +10,7 @@ import { UsherConfigError } from '../common/config-error.ts';
 import type { ApiKeys } from '../common/join-token.ts';
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
+import { DEFAULT_REDIRECT_GRANT_TTL_MS } from '../common/redirect-grant.ts';
 import { isLoopbackHost, reloadTls, type TlsSource } from '../common/tls.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import type { TurnConfig } from '../common/turn.ts';
@@ -35,6 +36,7 @@ import { allowsAnyOrigin, createOriginPolicy } from './origin.ts';
 import { MemoryPinStore, type PinStore } from './pin-store.ts';
 import { ServerRegistry } from './registry.ts';
 import { registerServerApiRoutes } from './server-api-routes.ts';
+import { createSessionRedirects } from './session-redirect.ts';
 import {
   DEFAULT_SESSION_SOCKET_LIMIT,
   registerSessionRoutes,
@@ -285,7 +287,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     warmUp.start();
     fleet.storeReconnected().catch((error: unknown) => logger.error({ err: error }, 're-pinning failed'));
   });
-  const sessions = createSessionService({
+  const sessionOptions = {
     keys: options.keys,
     auth,
     assigner,
@@ -294,6 +296,9 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
     resumeTtlSeconds: options.resumeTtlSeconds ?? DEFAULT_RESUME_TTL_SECONDS,
     iceServers: options.iceServers ?? {},
     now,
+  };
+  const sessions = createSessionService({
+    ...sessionOptions,
     ...(options.seatConfirm === undefined
       ? {}
       : {
@@ -310,6 +315,12 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
               ),
           },
         }),
+  });
+  const redirects = createSessionRedirects({
+    keys: options.keys,
+    sessions: options.seatConfirm === undefined ? sessions : createSessionService(sessionOptions),
+    grantTtlMs: DEFAULT_REDIRECT_GRANT_TTL_MS,
+    now,
   });
   const originAllowed = createOriginPolicy(options.allowedOrigins);
   const budget =
@@ -448,6 +459,7 @@ export async function createBroker(options: BrokerOptions): Promise<Broker> {
       registerCors(scope, { originAllowed, anyOrigin: allowsAnyOrigin(options.allowedOrigins) });
       const sessionRoutes = registerSessionRoutes(scope, {
         sessions,
+        redirects,
         metrics,
         logger,
         originAllowed,

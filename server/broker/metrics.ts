@@ -102,7 +102,7 @@ export function createBrokerMetrics(sources: MetricSources): BrokerMetrics {
     }),
     sessionRequests: new Counter({
       name: 'usher_broker_session_requests_total',
-      help: 'Session requests answered, by transport (ws, http) and result (assigned or error code)',
+      help: 'Session requests answered, by transport (ws, http) and result (assigned, redirected or error code)',
       labelNames: ['transport', 'result'],
       registers,
     }),

@@ -7,10 +7,17 @@ import type { IncomingMessage } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import fastJsonStringify from 'fast-json-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Compile } from 'typebox/compile';
 import type { WebSocket } from 'ws';
 import { createDecoder } from '../../shared/codec.ts';
 import { CloseCode, UsherError } from '../../shared/errors.ts';
-import { BrokerInbound, SessionAssigned, SessionRequest } from '../../shared/protocol/broker.ts';
+import {
+  BrokerInbound,
+  SessionAssigned,
+  SessionRedirect,
+  SessionRequest,
+  SessionsQuery,
+} from '../../shared/protocol/broker.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import type { Logger } from '../common/logger.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
@@ -21,6 +28,7 @@ import { budgetHook } from './http-guards.ts';
 import type { IpBudget } from './ip-budget.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { OriginPolicy } from './origin.ts';
+import type { SessionRedirects } from './session-redirect.ts';
 import { SessionSocket, type SessionSocketContext } from './session-socket.ts';
 import type { SessionService } from './sessions.ts';
 import type { UpgradeRefusal } from './upgrades.ts';
@@ -43,6 +51,8 @@ export const DEFAULT_SESSION_SOCKET_LIMIT: RateLimitOptions = { burst: 50, perSe
 
 export interface SessionRoutesOptions {
   sessions: SessionService;
+  /** `POST /v1/sessions?redirect=1` (session-redirect.ts); undefined ⇒ the query is ignored. */
+  redirects?: SessionRedirects;
   metrics: BrokerMetrics;
   logger: Logger;
   originAllowed: OriginPolicy;
@@ -73,6 +83,7 @@ export interface SessionRoutes {
 export function registerSessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): SessionRoutes {
   const { sessions, metrics, logger, originAllowed, proxyHops, budget, socketLimit, connections } = options;
   const decoder = createDecoder(BrokerInbound);
+  const queryCheck = Compile(SessionsQuery);
   // The reply's own schema compiled to a serialiser, as Fastify does for the HTTP route's response.
   const serializeAssigned = fastJsonStringify(SessionAssigned);
 
@@ -111,16 +122,27 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/v1/sessions',
     {
-      schema: { body: SessionRequest, response: { 200: SessionAssigned } },
+      schema: {
+        body: SessionRequest,
+        querystring: SessionsQuery,
+        response: { 200: SessionAssigned, 307: SessionRedirect },
+      },
       bodyLimit: Limits.brokerFrameBytes,
       // The shared decoder, not a bare schema check, so HTTP and WebSocket give the same
       // codes for the same input (UNKNOWN_TYPE, UNSUPPORTED_VERSION, BAD_MESSAGE).
-      validatorCompiler: () => (value: unknown) => {
-        const decoded = decoder.decodeValue(value);
-        if (decoded.ok) return { value: decoded.msg };
-        metrics.sessionRequests.inc({ transport: 'http', result: decoded.code });
-        return { error: new RequestError(decoded.code, decoded.id, decoded.message) };
-      },
+      validatorCompiler:
+        ({ httpPart }) =>
+        (value: unknown) => {
+          if (httpPart === 'querystring') {
+            if (queryCheck.Check(value)) return { value };
+            metrics.sessionRequests.inc({ transport: 'http', result: 'BAD_MESSAGE' });
+            return { error: new RequestError('BAD_MESSAGE', null, 'query: redirect must be 1 or true') };
+          }
+          const decoded = decoder.decodeValue(value);
+          if (decoded.ok) return { value: decoded.msg };
+          metrics.sessionRequests.inc({ transport: 'http', result: decoded.code });
+          return { error: new RequestError(decoded.code, decoded.id, decoded.message) };
+        },
       // The budget is charged after the origin check (a refused origin costs nothing), before
       // the body is read.
       onRequest:
@@ -128,6 +150,8 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     },
     async (request, reply) => {
       const started = performance.now();
+      if (request.query.redirect !== undefined && options.redirects !== undefined)
+        return redirect(options.redirects, request, reply, started);
       try {
         const assigned = await sessions(
           withBearerToken(request.body, request.headers.authorization),
@@ -142,6 +166,32 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
       }
     },
   );
+
+  /** 307 to the assigned server's own session endpoint (docs/ARCHITECTURE.md "Redirect mode"). */
+  async function redirect(
+    redirects: SessionRedirects,
+    request: FastifyRequest<{ Body: SessionRequest }>,
+    reply: FastifyReply,
+    started: number,
+  ): Promise<FastifyReply> {
+    try {
+      const answer = await redirects(
+        withBearerToken(request.body, request.headers.authorization),
+        clientAddress(request.raw, proxyHops),
+        request.headers.origin,
+      );
+      observe('http', started, 'redirected');
+      return reply
+        .code(307)
+        .header('location', answer.location)
+        .header('cache-control', 'no-store')
+        .send(answer);
+    } catch (error) {
+      const failure = failureCode(error, 'http');
+      observe('http', started, failure.code);
+      return sendError(reply, failure.code, request.body.id, failure.message, failure.retryAfterMs);
+    }
+  }
 
   app.get('/v1/session', { onRequest: checkOrigin }, async (_request, reply) =>
     sendError(reply, 'NOT_FOUND', null, 'this endpoint needs a WebSocket upgrade'),

@@ -7,7 +7,7 @@ import { UsherConfigError } from './config-error.ts';
 export const MIN_SECRET_LENGTH = 16;
 
 /** What a derived key is for: a key for one purpose never verifies another's tokens. */
-export type KeyPurpose = 'ticket' | 'control';
+export type KeyPurpose = 'ticket' | 'control' | 'redirect';
 
 export interface SecretKey {
   readonly kid: string;

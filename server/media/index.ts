@@ -139,6 +139,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     drainGraceMs: options.drainGraceMs ?? 10_000,
     headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+    publicUrl: () => publicUrl,
     rateLimit: { ...DEFAULT_RATE_LIMIT, ...definedOnly(options.rateLimit ?? {}) },
     now,
     rooms,

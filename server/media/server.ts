@@ -21,6 +21,7 @@ import { MediaConnection } from './connection.ts';
 import { identityOf } from './participants.ts';
 import type { RoomRegistry } from './rooms.ts';
 import type { SeatBook } from './seats.ts';
+import { SESSIONS_PATH, SessionEndpoint } from './session-endpoint.ts';
 
 export const MEDIA_PATH = '/v1/media';
 /** How long close() waits for clients to answer the close frame before cutting them. */
@@ -45,6 +46,8 @@ export interface ServerConfig {
   /** Serve HTTPS/WSS with this certificate; plain when unset. */
   readonly tls?: TlsSource;
   readonly seats: SeatBook;
+  /** The public URL clients dial (known once listening): named in redirected sessions' answers. */
+  readonly publicUrl: () => string;
   /** Only this server's own seat confirmations admit (broker tickets are refused). */
   readonly requireSeat: boolean;
   /** Draining just started (so the broker hears of it at once). */
@@ -83,6 +86,16 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
   let onNoSockets: (() => void) | undefined;
 
   const stats = () => ({ rooms: rooms.roomCount, peers: rooms.peerCount, draining });
+  const replay = new ReplayCache();
+  const sessionEndpoint = new SessionEndpoint({
+    serverId: config.id,
+    url: config.publicUrl,
+    keys: config.keys,
+    seats: config.seats,
+    replay,
+    now: config.now,
+    logger,
+  });
 
   const tls = config.tls;
   const http =
@@ -95,6 +108,10 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method === 'GET' && path === '/healthz') {
       json(res, 200, { status: 'ok', id: config.id, ...stats() });
+      return;
+    }
+    if (path === SESSIONS_PATH) {
+      sessionEndpoint.handle(req, res);
       return;
     }
     json(res, 404, errorMessage('NOT_FOUND', null));
@@ -118,7 +135,7 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
   const context = {
     serverId: config.id,
     keys: config.keys,
-    replay: new ReplayCache(),
+    replay,
     rooms,
     seats: config.seats,
     requireSeat: config.requireSeat,

@@ -85,9 +85,38 @@ export const SessionAssigned = Type.Object(
 );
 export type SessionAssigned = Static<typeof SessionAssigned>;
 
+/**
+ * The query of `POST /v1/sessions`. `redirect=1` (or `true`): the broker admits and assigns as
+ * always but answers 307 to the assigned server's own session endpoint, which replies
+ * `session.assigned` itself (docs/ARCHITECTURE.md "Redirect mode"). Other parameters are ignored.
+ */
+export const SessionsQuery = Type.Object({
+  redirect: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('true')])),
+});
+export type SessionsQuery = Static<typeof SessionsQuery>;
+
+/**
+ * The body of the broker's 307 to `POST /v1/sessions?redirect=1`; `location` is also the
+ * `Location` header. Following it (POST, the same body) the assigned server answers
+ * `session.assigned` or an `error`. The grant in its query admits once, until `expiresAt`.
+ */
+export const SessionRedirect = Type.Object(
+  {
+    type: Type.Literal('session.redirect'),
+    v: Version,
+    id: RequestId,
+    /** `http(s)://<assigned server>/…/v1/sessions?grant=<broker-signed grant>`. */
+    location: Type.String({ minLength: 8, maxLength: 8192, pattern: '^https?://' }),
+    /** Epoch ms after which the server refuses the grant (`TICKET_EXPIRED`). */
+    expiresAt: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+export type SessionRedirect = Static<typeof SessionRedirect>;
+
 /** Everything a client may send the broker. */
 export const BrokerInbound = Type.Union([SessionRequest]);
 export type BrokerInbound = Static<typeof BrokerInbound>;
 /** Everything the broker may send a client. */
-export const BrokerOutbound = Type.Union([SessionAssigned, ErrorMessage]);
+export const BrokerOutbound = Type.Union([SessionAssigned, SessionRedirect, ErrorMessage]);
 export type BrokerOutbound = Static<typeof BrokerOutbound>;

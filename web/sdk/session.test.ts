@@ -405,6 +405,39 @@ describe('UsherSession', () => {
     assert.equal(s.serverId, 'm2');
   });
 
+  test('a seat naming another server than the one assigned: SEAT_MISMATCH, neither dialed, asked again excluding it', async (t) => {
+    const m1 = await media(t, 'm1');
+    const m2 = await media(t, 'm2');
+    const seatFor = (m: Media, room: unknown): string => {
+      const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const claims = { srv: m.id, url: m.server.url, room, sub: 'peer-a' };
+      return `${part({ alg: 'HS256', kid: m.id, typ: 'usher-seat+jwt' })}.${part(claims)}.c2ln`;
+    };
+    const broker = await brokerServer(t, (msg, n) =>
+      n === 1
+        ? // m1's address with m2's seat: m1 never agreed to this session.
+          { ...assignment(msg, { id: 'm1', url: m1.server.url }), seat: seatFor(m2, msg.room) }
+        : { ...assignment(msg, { id: 'm2', url: m2.server.url }), seat: seatFor(m2, msg.room) },
+    );
+    const { s, warnings } = session(t, broker);
+    await s.join();
+    assert.deepEqual(
+      warnings.map((w) => [w.code, w.retry]),
+      [['SEAT_MISMATCH', 'other-server']],
+    );
+    const sent = requests(broker);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[0]?.exclude, undefined);
+    assert.deepEqual(sent[1]?.exclude, ['m1']);
+    assert.equal(m1.server.sockets.length, 0, 'the server the seat does not name is never dialed');
+    assert.equal(s.serverId, 'm2');
+    // The seat, not the broker's ticket, is what the client joins with.
+    assert.equal(
+      m2.server.received.find((entry) => entry.msg.type === 'join')?.msg.ticket,
+      seatFor(m2, 'lobby'),
+    );
+  });
+
   test('gives up when the policy says so: state closed, error GAVE_UP', async (t) => {
     const m1 = await media(t, 'm1');
     const broker = await brokerServer(t, (msg, n) =>
