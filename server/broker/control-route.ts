@@ -125,7 +125,7 @@ export function registerControlRoute(app: FastifyInstance, options: ControlRoute
         return;
       }
       metrics.controlConnections.inc();
-      new ControlSocket(socket, key, context);
+      new ControlSocket(socket, key, context, request.socket);
     },
   };
 }

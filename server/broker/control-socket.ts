@@ -1,6 +1,7 @@
 // One media server's `/v1/control` WebSocket: `register` (token, URL, capacity, live rooms),
 // then a load report on every heartbeat. Silence past the heartbeat timeout — a frozen server
 // keeps its socket open — or the socket closing removes the server at once.
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { type DecodeResult, type Decoder, errorMessage } from '../../shared/codec.ts';
 import { CloseCode, ErrorCatalogue, type ErrorCode } from '../../shared/errors.ts';
@@ -12,6 +13,7 @@ import type { Logger } from '../common/logger.ts';
 import type { ThrottledLog } from '../common/throttled-log.ts';
 import { verifyControlToken } from '../common/tickets.ts';
 import { isLoopbackUrl } from '../common/tls.ts';
+import { TurnBatch } from '../common/turn-batch.ts';
 import type { Fleet } from './fleet.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { MediaServer } from './registry.ts';
@@ -77,15 +79,23 @@ export class ControlSocket {
   private server: MediaServer | undefined;
   private readonly deadline: NodeJS.Timeout;
   private silence: NodeJS.Timeout | undefined;
+  /** The reservations of one event-loop turn leave in one write. */
+  private readonly reserveBatch: TurnBatch;
   /** Seat reservations in flight to this server (from registration on). */
-  private readonly seats = new SeatRequests((message) => sendJson(this.socket, message));
+  private readonly seats = new SeatRequests((message) => {
+    this.reserveBatch.hold();
+    sendJson(this.socket, message);
+  });
 
   constructor(
     private readonly socket: WebSocket,
     /** The key this socket is counted under by the connection limits. */
     readonly limitKey: string,
     private readonly ctx: ControlSocketContext,
+    /** The TCP (or TLS) stream under the WebSocket. */
+    stream: Duplex,
   ) {
+    this.reserveBatch = new TurnBatch(stream);
     this.deadline = setTimeout(
       () => this.refuse('NOT_REGISTERED', `no register message within ${REGISTER_DEADLINE_MS / 1000} s`),
       REGISTER_DEADLINE_MS,

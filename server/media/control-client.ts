@@ -25,6 +25,7 @@ import { JitterBackoffPolicy, type ReconnectPolicy } from '../../shared/reconnec
 import type { KeyRing } from '../common/keys.ts';
 import type { Logger } from '../common/logger.ts';
 import { signControlToken } from '../common/tickets.ts';
+import { TurnBatch } from '../common/turn-batch.ts';
 
 export interface ControlSnapshot {
   peers: number;
@@ -123,6 +124,8 @@ export class ControlClient {
   private joined: ControlParticipant[] = [];
   private readonly unsent = new Set<string>();
   private socket: WebSocket | undefined;
+  /** The seat answers of one event-loop turn leave in one write (the socket's TCP stream). */
+  private answerBatch: TurnBatch | undefined;
   private timer: TimerHandle | undefined;
   private heartbeat: Registered['heartbeat'] | undefined;
   private lastHeard = 0;
@@ -219,6 +222,10 @@ export class ControlClient {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     });
     this.socket = socket;
+    this.answerBatch = undefined;
+    socket.on('upgrade', (response) => {
+      if (socket === this.socket) this.answerBatch = new TurnBatch(response.socket);
+    });
     socket.on('open', () => {
       this.register(socket).catch((error: unknown) => {
         this.options.logger.error({ err: error }, 'could not register with broker');
@@ -297,7 +304,9 @@ export class ControlClient {
           id: msg.id,
           code: 'SERVER_FULL',
         };
-        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(answer));
+        if (socket.readyState !== WebSocket.OPEN) break;
+        this.answerBatch?.hold();
+        socket.send(JSON.stringify(answer));
         break;
       }
       case 'error':
