@@ -412,6 +412,38 @@ describe('control client: participants', () => {
     assert.deepEqual(second.joined, [{ ...entry, joinedAt: 2000 }]);
   });
 
+  test('a turn of short memberships (each joins, then leaves) costs two reports, not one per leave', async (t) => {
+    const broker = await FakeBroker.start();
+    t.after(() => broker.stop());
+    const { start } = setup(t, broker.url);
+    const client = start();
+    const { socket } = await broker.next('register');
+    broker.registered(socket, 60_000);
+    await until(() => client.registered, 'registered');
+    const members = Array.from({ length: 20 }, (_, index) => ({
+      room: 'churn',
+      peerId: `p${index}`,
+      identity: `u${index}`,
+      name: '',
+      joinedAt: 1000 + index,
+    }));
+    for (const member of members) client.memberJoined(member);
+    for (const { room, peerId, joinedAt } of members)
+      client.memberLeft({ room, peerId, joinedAt, reason: 'left' });
+    // One more join after the leaves: it must not reach the broker before them.
+    const late = { room: 'churn', peerId: 'late', identity: 'late', name: '', joinedAt: 5000 };
+    client.memberJoined(late);
+    const first = (await broker.next('load')).msg;
+    const second = (await broker.next('load')).msg;
+    assert.deepEqual([first.left, first.joined], [undefined, members], 'every join first, in one report');
+    assert.deepEqual(
+      second.left?.map((left) => left.peerId),
+      members.map((member) => member.peerId),
+      'then every leave, in one report',
+    );
+    assert.deepEqual(second.joined, [late], 'with the later join after them (left is applied first)');
+  });
+
   test('more changes than one report holds go in several reports at once, in order', async (t) => {
     const broker = await FakeBroker.start();
     t.after(() => broker.stop());

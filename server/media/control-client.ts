@@ -119,10 +119,18 @@ export class ControlClient {
    * Memberships that ended and began since the last report, sent in that order. Kept only
    * while registering or registered (a register carries every member); `unsent` holds the
    * joins not yet sent, so a leave of one is reported after it, never in the same report.
+   * `left`/`joined` gather the next report; a leave whose join is among `joined` closes that
+   * report into `sealed` (sent, with the next one, at the end of this event-loop turn) and
+   * starts the next with itself — so a churn of short joins costs one report per turn, not
+   * one per leave.
    */
   private left: ControlParticipantLeft[] = [];
   private joined: ControlParticipant[] = [];
   private readonly unsent = new Set<string>();
+  /** The keys of `joined`: the joins of the report being gathered. */
+  private readonly gatheredJoins = new Set<string>();
+  private sealed: Array<{ left: ControlParticipantLeft[]; joined: ControlParticipant[] }> = [];
+  private sealedFlushScheduled = false;
   private socket: WebSocket | undefined;
   /** The seat answers of one event-loop turn leave in one write (the socket's TCP stream). */
   private answerBatch: TurnBatch | undefined;
@@ -163,8 +171,10 @@ export class ControlClient {
   /** A member joined a room here (reported in the next load's `joined`). */
   memberJoined(member: ControlParticipant): void {
     if (this.state !== 'registering' && this.state !== 'registered') return;
+    const key = membershipKey(member);
     this.joined.push(member);
-    this.unsent.add(membershipKey(member));
+    this.unsent.add(key);
+    this.gatheredJoins.add(key);
     this.bound();
   }
 
@@ -172,17 +182,33 @@ export class ControlClient {
   memberLeft(member: ControlParticipantLeft): void {
     if (this.state !== 'registering' && this.state !== 'registered') return;
     const key = membershipKey(member);
-    if (this.unsent.has(key)) {
-      if (this.state === 'registered') this.reportNow();
-      if (this.unsent.has(key)) {
-        // Registering: the broker never hears of this membership at all.
-        this.unsent.delete(key);
-        this.joined = this.joined.filter((joined) => membershipKey(joined) !== key);
-        return;
-      }
+    if (this.unsent.has(key) && this.state === 'registering') {
+      // Registering: the broker never hears of this membership at all.
+      this.unsent.delete(key);
+      this.gatheredJoins.delete(key);
+      this.joined = this.joined.filter((joined) => membershipKey(joined) !== key);
+      return;
+    }
+    if (this.gatheredJoins.has(key)) {
+      // Its join is in the report being gathered: close that report, and start the next with this leave.
+      this.sealed.push({ left: this.left, joined: this.joined });
+      this.left = [];
+      this.joined = [];
+      this.gatheredJoins.clear();
+      this.flushSealedSoon();
     }
     this.left.push(member);
     this.bound();
+  }
+
+  /** Sealed reports go at the end of this event-loop turn, together with everything gathered by then. */
+  private flushSealedSoon(): void {
+    if (this.sealedFlushScheduled) return;
+    this.sealedFlushScheduled = true;
+    setImmediate(() => {
+      this.sealedFlushScheduled = false;
+      if (this.sealed.length > 0) this.reportNow();
+    });
   }
 
   /** Sends a load report now (draining changed). No-op while not registered. */
@@ -251,10 +277,15 @@ export class ControlClient {
     this.opened.clear();
     this.closed.clear();
     this.left = [];
+    this.sealed = [];
     const members = snapshot.members?.() ?? [];
     this.joined = members.slice(MAX_REGISTERED_PARTICIPANTS);
     this.unsent.clear();
-    for (const member of this.joined) this.unsent.add(membershipKey(member));
+    this.gatheredJoins.clear();
+    for (const member of this.joined) {
+      this.unsent.add(membershipKey(member));
+      this.gatheredJoins.add(membershipKey(member));
+    }
     const message: Register = {
       type: 'register',
       v: 1,
@@ -355,42 +386,51 @@ export class ControlClient {
     let closed = [...this.closed];
     this.opened.clear();
     this.closed.clear();
-    // Several reports when the changes exceed one's bounds: in order, so a leave follows its join.
-    do {
-      const left =
-        this.left.length <= MAX_REPORTED_PARTICIPANTS
-          ? this.left
-          : this.left.slice(0, MAX_REPORTED_PARTICIPANTS);
-      this.left = left === this.left ? [] : this.left.slice(MAX_REPORTED_PARTICIPANTS);
-      const joined =
-        this.left.length > 0
-          ? []
-          : this.joined.length <= MAX_REPORTED_PARTICIPANTS
-            ? this.joined
-            : this.joined.slice(0, MAX_REPORTED_PARTICIPANTS);
-      this.joined = joined === this.joined ? [] : this.joined.slice(joined.length);
-      for (const member of joined) this.unsent.delete(membershipKey(member));
-      const report: LoadReport = {
-        type: 'load',
-        v: 1,
-        peers: snapshot.peers,
-        rooms: snapshot.rooms,
-        draining: snapshot.draining,
-        opened,
-        closed,
-        ...(left.length === 0 ? {} : { left }),
-        ...(joined.length === 0 ? {} : { joined }),
-        ...(snapshot.seats === undefined ? {} : { seats: snapshot.seats }),
-      };
-      opened = [];
-      closed = [];
-      socket.send(JSON.stringify(report));
-    } while (this.left.length > 0 || this.joined.length > 0);
+    const pending = [...this.sealed, { left: this.left, joined: this.joined }];
+    this.sealed = [];
+    this.left = [];
+    this.joined = [];
+    this.gatheredJoins.clear();
+    let sent = 0;
+    for (let { left, joined } of pending) {
+      if (sent > 0 && left.length === 0 && joined.length === 0) continue;
+      // Several reports when the changes exceed one's bounds: in order, so a leave follows its join.
+      do {
+        const leftNow =
+          left.length <= MAX_REPORTED_PARTICIPANTS ? left : left.slice(0, MAX_REPORTED_PARTICIPANTS);
+        left = leftNow === left ? [] : left.slice(MAX_REPORTED_PARTICIPANTS);
+        const joinedNow =
+          left.length > 0
+            ? []
+            : joined.length <= MAX_REPORTED_PARTICIPANTS
+              ? joined
+              : joined.slice(0, MAX_REPORTED_PARTICIPANTS);
+        joined = joinedNow === joined ? [] : joined.slice(joinedNow.length);
+        for (const member of joinedNow) this.unsent.delete(membershipKey(member));
+        const report: LoadReport = {
+          type: 'load',
+          v: 1,
+          peers: snapshot.peers,
+          rooms: snapshot.rooms,
+          draining: snapshot.draining,
+          opened,
+          closed,
+          ...(leftNow.length === 0 ? {} : { left: leftNow }),
+          ...(joinedNow.length === 0 ? {} : { joined: joinedNow }),
+          ...(snapshot.seats === undefined ? {} : { seats: snapshot.seats }),
+        };
+        opened = [];
+        closed = [];
+        socket.send(JSON.stringify(report));
+        sent++;
+      } while (left.length > 0 || joined.length > 0);
+    }
   }
 
   /** Changes beyond one report's bounds go at once (while registering, they wait: see memberLeft). */
   private bound(): void {
-    const pending = this.left.length + this.joined.length;
+    let pending = this.left.length + this.joined.length;
+    for (const report of this.sealed) pending += report.left.length + report.joined.length;
     if (pending < MAX_REPORTED_PARTICIPANTS) return;
     if (this.state === 'registered') this.reportNow();
     // A register unanswered under heavy churn: start over with a fresh register (the full list).
