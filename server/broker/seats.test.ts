@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { parseSecret } from '../common/keys.ts';
 import { createLogger } from '../common/logger.ts';
-import { createMediaServer, type MediaServerOptions } from '../media/index.ts';
 import { TestClient } from '../media/testing/harness.ts';
 import {
   FakeMedia,
@@ -13,32 +12,12 @@ import {
   postJson,
   SessionClient,
   startBroker,
+  startMedia,
   type TestBroker,
   waitFor,
 } from './testing/harness.ts';
 
-const logger = createLogger({ name: 'seats-test', level: 'silent' });
-
-async function media(
-  t: TestContext,
-  tb: TestBroker | TestBroker[],
-  id: string,
-  options: Partial<MediaServerOptions> = {},
-) {
-  const brokers = Array.isArray(tb) ? tb : [tb];
-  const server = await createMediaServer({
-    id,
-    port: 0,
-    keys,
-    logger,
-    brokerUrls: brokers.map((b) => b.broker.url),
-    ...options,
-  });
-  t.after(() => server.close());
-  for (const b of brokers)
-    await waitFor(`${id} registered`, () => b.logged('media server registered').some((r) => r.id === id));
-  return server;
-}
+const _logger = createLogger({ name: 'seats-test', level: 'silent' });
 
 function payload(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
@@ -63,8 +42,8 @@ const seatBroker = (t: TestContext, extra: Parameters<typeof startBroker>[1] = {
 
 test('an assignment carries the server’s own seat; it admits once, only there, only to its room', async (t) => {
   const tb = await seatBroker(t);
-  const m1 = await media(t, tb, 'm1', { requireSeat: true });
-  const m2 = await media(t, tb, 'm2', { requireSeat: true });
+  const m1 = await startMedia(t, tb, 'm1', { requireSeat: true });
+  const m2 = await startMedia(t, tb, 'm2', { requireSeat: true });
   const client = await SessionClient.open(t, tb);
   const assigned = await client.request({ room: 'seat-room' });
   assert.equal(assigned.type, 'session.assigned');
@@ -101,7 +80,7 @@ test('an assignment carries the server’s own seat; it admits once, only there,
 
 test('a seat not joined within the window expires: TICKET_EXPIRED, and the seat is free again', async (t) => {
   const tb = await seatBroker(t, { seatConfirm: { timeoutMs: 250, windowMs: 1000 } });
-  const m1 = await media(t, tb, 'm1', {
+  const m1 = await startMedia(t, tb, 'm1', {
     seatWindowMs: 300,
     capacity: { maxPeers: 1, maxRooms: 10, maxPeersPerRoom: 10 },
   });
@@ -125,7 +104,7 @@ test('a server that refuses (full) is passed over at once and asked nothing more
   // Slow heartbeats: the broker's registry still believes m-full has room.
   const tb = await seatBroker(t, { heartbeat: { intervalMs: 60_000, timeoutMs: 120_000 } });
   const full = await FakeMedia.connect(t, tb, 'm-full');
-  await media(t, tb, 'm-ok');
+  await startMedia(t, tb, 'm-ok');
   let asked = 0;
   full.inbox.socket.on('message', (data) => {
     const message = JSON.parse(String(data)) as Json;
@@ -152,7 +131,7 @@ test('a server that refuses (full) is passed over at once and asked nothing more
 test('a server that answers too late is passed over within the seat timeout; its late answer is dropped', async (t) => {
   const tb = await seatBroker(t, { heartbeat: { intervalMs: 60_000, timeoutMs: 120_000 } });
   const slow = await FakeMedia.connect(t, tb, 'm-slow');
-  await media(t, tb, 'm-ok');
+  await startMedia(t, tb, 'm-ok');
   slow.inbox.socket.on('message', (data) => {
     const message = JSON.parse(String(data)) as Json;
     if (message.type !== 'reserve') return;
@@ -183,7 +162,7 @@ async function post(tb: TestBroker, room: string): Promise<Json> {
 test('two brokers reserving on one server at once never exceed its capacity', async (t) => {
   const a = await seatBroker(t);
   const b = await seatBroker(t);
-  const m1 = await media(t, [a, b], 'm1', {
+  const m1 = await startMedia(t, [a, b], 'm1', {
     capacity: { maxPeers: 100, maxRooms: 1000, maxPeersPerRoom: 50 },
   });
   // Each broker alone believes all 100 seats are free: only the server's book can keep the count.
@@ -201,9 +180,9 @@ test('two brokers reserving on one server at once never exceed its capacity', as
 
 test('a burst of 500 at a server of capacity 100: exactly 100 seats there, the rest elsewhere', async (t) => {
   const tb = await seatBroker(t);
-  await media(t, tb, 'small', { capacity: { maxPeers: 100, maxRooms: 1000, maxPeersPerRoom: 50 } });
+  await startMedia(t, tb, 'small', { capacity: { maxPeers: 100, maxRooms: 1000, maxPeersPerRoom: 50 } });
   // 100 + 400 seats for 500 requests: the fleet ends exactly full, so any seat given twice shows.
-  await media(t, tb, 'big', { capacity: { maxPeers: 400, maxRooms: 1000, maxPeersPerRoom: 50 } });
+  await startMedia(t, tb, 'big', { capacity: { maxPeers: 400, maxRooms: 1000, maxPeersPerRoom: 50 } });
   const all = await Promise.all(Array.from({ length: 500 }, (_, i) => post(tb, `burst-${i}`)));
   const counts = new Map<string, number>();
   for (const reply of all) {
@@ -219,7 +198,7 @@ test('a burst of 500 at a server of capacity 100: exactly 100 seats there, the r
 
 test('a burst of 500 at a fleet of 100 seats in all: 100 seats, then a clear capacity error', async (t) => {
   const tb = await seatBroker(t);
-  await media(t, tb, 'only', { capacity: { maxPeers: 100, maxRooms: 1000, maxPeersPerRoom: 50 } });
+  await startMedia(t, tb, 'only', { capacity: { maxPeers: 100, maxRooms: 1000, maxPeersPerRoom: 50 } });
   const all = await Promise.all(Array.from({ length: 500 }, (_, i) => post(tb, `full-${i}`)));
   const assigned = all.filter((reply) => reply.type === 'session.assigned');
   assert.equal(assigned.length, 100);
@@ -229,7 +208,7 @@ test('a burst of 500 at a fleet of 100 seats in all: 100 seats, then a clear cap
 
 test('the SDK-facing seat names the URL the server registered (a key of its own, not the fleet secret)', async (t) => {
   const tb = await seatBroker(t);
-  const m1 = await media(t, tb, 'm1');
+  const m1 = await startMedia(t, tb, 'm1');
   const client = await SessionClient.open(t, tb);
   const assigned = await client.request({ room: 'key-room' });
   const seat = assigned.seat as string;

@@ -1,38 +1,16 @@
 // Redirect mode (`POST /v1/sessions?redirect=1`) over real sockets: a broker and real media
 // servers on port 0; the client follows the 307 with fetch and the server itself answers.
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { ApiKeys, signJoinToken } from '../common/join-token.ts';
 import { createLogger } from '../common/logger.ts';
 import { readRedirectGrant, signRedirectGrant } from '../common/redirect-grant.ts';
-import { createMediaServer, type MediaServerOptions } from '../media/index.ts';
 import { TestClient } from '../media/testing/harness.ts';
 import { sessionsEndpoint } from './session-redirect.ts';
-import { type Json, keys, startBroker, type TestBroker, waitFor } from './testing/harness.ts';
+import { type Json, keys, startBroker, startMedia } from './testing/harness.ts';
 
-const logger = createLogger({ name: 'redirect-test', level: 'silent' });
+const _logger = createLogger({ name: 'redirect-test', level: 'silent' });
 const PING = { intervalMs: 700, timeoutMs: 2100 };
-
-async function media(
-  t: TestContext,
-  tb: TestBroker | TestBroker[],
-  id: string,
-  options: Partial<MediaServerOptions> = {},
-) {
-  const brokers = Array.isArray(tb) ? tb : [tb];
-  const server = await createMediaServer({
-    id,
-    port: 0,
-    keys,
-    logger,
-    brokerUrls: brokers.map((b) => b.broker.url),
-    ...options,
-  });
-  t.after(() => server.close());
-  for (const b of brokers)
-    await waitFor(`${id} registered`, () => b.logged('media server registered').some((r) => r.id === id));
-  return server;
-}
 
 const request = (room: string, extra: Record<string, unknown> = {}) => ({
   type: 'session.request',
@@ -86,7 +64,7 @@ test('redirect: the broker answers 307 to the server, which gives its own addres
     ping: PING,
     iceServers: { stunUrls: ['stun:127.0.0.1:3478'] },
   });
-  const m1 = await media(t, tb, 'm1', { requireSeat: true });
+  const m1 = await startMedia(t, tb, 'm1', { requireSeat: true });
 
   const redirected = await post(tb.http('/v1/sessions?redirect=1'), request('redir'), { follow: false });
   assert.equal(redirected.status, 307);
@@ -139,7 +117,7 @@ test('redirect: admission is the broker’s as for a direct answer; a bad query 
     rateLimit: false,
     auth: { mode: 'token', apiKeys: new ApiKeys([apiKey]) },
   });
-  await media(t, tb, 'm1');
+  await startMedia(t, tb, 'm1');
   const missing = await post(tb.http('/v1/sessions?redirect=1'), request('adm'), { follow: false });
   assert.equal(missing.status, 401);
   assert.equal(missing.body.code, 'TOKEN_MISSING');
@@ -163,7 +141,9 @@ test('redirect: a full or draining server refuses with a typed error', async (t)
   // Two brokers, each believing the one seat is free: only the server's own book knows better.
   const a = await startBroker(t, { rateLimit: false });
   const b = await startBroker(t, { rateLimit: false });
-  const m1 = await media(t, [a, b], 'm1', { capacity: { maxPeers: 1, maxRooms: 10, maxPeersPerRoom: 10 } });
+  const m1 = await startMedia(t, [a, b], 'm1', {
+    capacity: { maxPeers: 1, maxRooms: 10, maxPeersPerRoom: 10 },
+  });
   const first = await post(a.http('/v1/sessions?redirect=1'), request('full-1'), { follow: false });
   const second = await post(b.http('/v1/sessions?redirect=1'), request('full-2'), { follow: false });
   assert.equal(first.status, 307);
@@ -176,7 +156,7 @@ test('redirect: a full or draining server refuses with a typed error', async (t)
   assert.equal(full.body.id, 'r1');
 
   const c = await startBroker(t, { rateLimit: false });
-  const m2 = await media(t, c, 'm2');
+  const m2 = await startMedia(t, c, 'm2');
   const beforeDrain = await post(c.http('/v1/sessions?redirect=1'), request('drain'), { follow: false });
   assert.equal(beforeDrain.status, 307);
   void m2.drain();
@@ -190,8 +170,8 @@ test('redirect: a full or draining server refuses with a typed error', async (t)
 
 test('redirect: a forged, expired, foreign, missing or other-room grant is refused with its TICKET_* code', async (t) => {
   const tb = await startBroker(t, { rateLimit: false });
-  const m1 = await media(t, tb, 'm1');
-  const m2 = await media(t, tb, 'm2');
+  const m1 = await startMedia(t, tb, 'm1');
+  const m2 = await startMedia(t, tb, 'm2');
   const redirected = await post(tb.http('/v1/sessions?redirect=1'), request('grants'), { follow: false });
   const location = String(redirected.body.location);
   const grant = grantOf(location);
@@ -237,7 +217,7 @@ test('redirect: a forged, expired, foreign, missing or other-room grant is refus
 test('redirect CORS: the server answers for the origin the broker admitted, and for the null origin of a cross-origin redirect', async (t) => {
   const page = 'https://app.example';
   const tb = await startBroker(t, { rateLimit: false, allowedOrigins: [page] });
-  await media(t, tb, 'm1');
+  await startMedia(t, tb, 'm1');
   const refused = await post(tb.http('/v1/sessions?redirect=1'), request('cors'), {
     follow: false,
     headers: { origin: 'https://evil.example' },
@@ -279,7 +259,7 @@ test('redirect CORS: the server answers for the origin the broker admitted, and 
 
 test('redirect with seat confirmation on: the broker asks for no seat of its own; the server’s book holds one', async (t) => {
   const tb = await startBroker(t, { rateLimit: false, seatConfirm: { timeoutMs: 250 } });
-  const m1 = await media(t, tb, 'm1', { capacity: { maxPeers: 1, maxRooms: 10, maxPeersPerRoom: 10 } });
+  const m1 = await startMedia(t, tb, 'm1', { capacity: { maxPeers: 1, maxRooms: 10, maxPeersPerRoom: 10 } });
   const assigned = await post(tb.http('/v1/sessions?redirect=1'), request('both'));
   assert.equal(assigned.status, 200, JSON.stringify(assigned.body));
   assert.equal((await join(m1.url, assigned.body.seat as string)).type, 'joined');

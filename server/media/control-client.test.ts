@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
   JitterBackoffPolicy,
@@ -391,15 +391,21 @@ describe('control client', () => {
   });
 });
 
+/** A control client registered with a fake broker at a one-minute heartbeat: every report the test sees is one it caused. */
+async function registeredClient(t: TestContext) {
+  const broker = await FakeBroker.start();
+  t.after(() => broker.stop());
+  const { start } = setup(t, broker.url);
+  const client = start();
+  const { socket } = await broker.next('register');
+  broker.registered(socket, 60_000);
+  await until(() => client.registered, 'registered');
+  return { broker, client };
+}
+
 describe('control client: participants', () => {
   test('a leave of a join not yet reported goes in a later report; the broker can apply left, then joined', async (t) => {
-    const broker = await FakeBroker.start();
-    t.after(() => broker.stop());
-    const { start } = setup(t, broker.url);
-    const client = start();
-    const { socket } = await broker.next('register');
-    broker.registered(socket, 60_000);
-    await until(() => client.registered, 'registered');
+    const { broker, client } = await registeredClient(t);
     const entry = { room: 'lobby', peerId: 'p1', identity: 'p1', name: 'Ada', joinedAt: 1000 };
     client.memberJoined(entry);
     client.memberLeft({ room: 'lobby', peerId: 'p1', joinedAt: 1000, reason: 'left' });
@@ -413,13 +419,7 @@ describe('control client: participants', () => {
   });
 
   test('a turn of short memberships (each joins, then leaves) costs two reports, not one per leave', async (t) => {
-    const broker = await FakeBroker.start();
-    t.after(() => broker.stop());
-    const { start } = setup(t, broker.url);
-    const client = start();
-    const { socket } = await broker.next('register');
-    broker.registered(socket, 60_000);
-    await until(() => client.registered, 'registered');
+    const { broker, client } = await registeredClient(t);
     const members = Array.from({ length: 20 }, (_, index) => ({
       room: 'churn',
       peerId: `p${index}`,
@@ -437,7 +437,7 @@ describe('control client: participants', () => {
     const second = (await broker.next('load')).msg;
     assert.deepEqual([first.left, first.joined], [undefined, members], 'every join first, in one report');
     assert.deepEqual(
-      second.left?.map((left) => left.peerId),
+      (second.left as Array<{ peerId: string }> | undefined)?.map((left) => left.peerId),
       members.map((member) => member.peerId),
       'then every leave, in one report',
     );
@@ -445,13 +445,7 @@ describe('control client: participants', () => {
   });
 
   test('more changes than one report holds go in several reports at once, in order', async (t) => {
-    const broker = await FakeBroker.start();
-    t.after(() => broker.stop());
-    const { start } = setup(t, broker.url);
-    const client = start();
-    const { socket } = await broker.next('register');
-    broker.registered(socket, 60_000);
-    await until(() => client.registered, 'registered');
+    const { broker, client } = await registeredClient(t);
     for (let index = 0; index < 2500; index++)
       client.memberJoined({
         room: 'big',

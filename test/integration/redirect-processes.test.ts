@@ -5,9 +5,9 @@
 // elsewhere, which joins.
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { WebSocket } from 'ws';
 import {
   type BrokerProcess,
+  joinWith,
   type MediaProcess,
   startBroker,
   startMedia,
@@ -60,27 +60,6 @@ async function follow(
     const cause = ((error as { cause?: { code?: string } }).cause?.code ?? '') as string;
     return { failure: cause === '' ? name : `${name}:${cause}`, tookMs: performance.now() - started };
   }
-}
-
-async function joinWith(url: string, ticket: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url);
-    const timer = setTimeout(() => {
-      socket.terminate();
-      resolve('timeout');
-    }, 3000);
-    socket.on('open', () => socket.send(JSON.stringify({ type: 'join', v: 1, ticket })));
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; code?: string };
-      clearTimeout(timer);
-      socket.close();
-      resolve(message.type === 'error' ? (message.code ?? 'error') : message.type);
-    });
-    socket.on('error', () => {
-      clearTimeout(timer);
-      resolve('unreachable');
-    });
-  });
 }
 
 async function fleet(t: TestContext): Promise<{ broker: BrokerProcess; media: Map<string, MediaProcess> }> {

@@ -5,11 +5,11 @@
 // client is ever given a server that did not confirm its seat.
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { WebSocket } from 'ws';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import {
   type BrokerProcess,
   counter,
+  joinWith,
   type MediaProcess,
   newMember,
   scrape,
@@ -47,28 +47,6 @@ function seatServer(seat: string | undefined): unknown {
   return (
     JSON.parse(Buffer.from(seat.split('.')[1] ?? '', 'base64url').toString('utf8')) as { srv?: unknown }
   ).srv;
-}
-
-/** Join with the seat; the reply type (`joined`) or error code, or `unreachable`. */
-async function joinWith(url: string, ticket: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url);
-    const timer = setTimeout(() => {
-      socket.terminate();
-      resolve('timeout');
-    }, 3000);
-    socket.on('open', () => socket.send(JSON.stringify({ type: 'join', v: 1, ticket })));
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; code?: string };
-      clearTimeout(timer);
-      socket.close();
-      resolve(message.type === 'error' ? (message.code ?? 'error') : message.type);
-    });
-    socket.on('error', () => {
-      clearTimeout(timer);
-      resolve('unreachable');
-    });
-  });
 }
 
 async function fleet(t: TestContext): Promise<{ broker: BrokerProcess; media: Map<string, MediaProcess> }> {

@@ -11,6 +11,7 @@ import { waitUntil } from '../../../shared/testing/wait.ts';
 import { parseSecret } from '../../common/keys.ts';
 import { type Logger, REDACT_PATHS } from '../../common/logger.ts';
 import { signControlToken } from '../../common/tickets.ts';
+import { createMediaServer, type MediaServer, type MediaServerOptions } from '../../media/index.ts';
 import { type Broker, type BrokerOptions, createBroker } from '../index.ts';
 
 export const SECRET = 'broker-test-secret-0123456789';
@@ -65,6 +66,30 @@ export async function startBroker(t: TestContext, options: Partial<BrokerOptions
     ws: (path) => `${broker.url.replace(/^http/, 'ws')}${path}`,
     logged: (msg) => records.filter((record) => record.msg === msg),
   };
+}
+
+const silentMediaLogger = pino({ level: 'silent' });
+
+/** A real media server in this process, registered with every broker given (closed after the test). */
+export async function startMedia(
+  t: TestContext,
+  brokers: TestBroker | TestBroker[],
+  id: string,
+  options: Partial<MediaServerOptions> = {},
+): Promise<MediaServer> {
+  const list = Array.isArray(brokers) ? brokers : [brokers];
+  const server = await createMediaServer({
+    id,
+    port: 0,
+    keys,
+    logger: silentMediaLogger,
+    brokerUrls: list.map((tb) => tb.broker.url),
+    ...options,
+  });
+  t.after(() => server.close());
+  for (const tb of list)
+    await waitFor(`${id} registered`, () => tb.logged('media server registered').some((r) => r.id === id));
+  return server;
 }
 
 /** Poll until the condition holds; fail with `what` after the deadline. */

@@ -590,3 +590,25 @@ export class NewcomerStream {
     );
   }
 }
+
+/** Joins a media server with a ticket or seat: the reply's type (`joined`), its error code, `timeout` or `unreachable`. */
+export async function joinWith(url: string, ticket: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url);
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve('timeout');
+    }, 3000);
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'join', v: 1, ticket })));
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string; code?: string };
+      clearTimeout(timer);
+      socket.close();
+      resolve(message.type === 'error' ? (message.code ?? 'error') : message.type);
+    });
+    socket.on('error', () => {
+      clearTimeout(timer);
+      resolve('unreachable');
+    });
+  });
+}
