@@ -35,6 +35,9 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A stack starts five processes under tsx: on a loaded 2-core machine that took over 30 s (a fresh-clone run). */
+const BANNER_WAIT_MS = 90_000;
+
 async function until<T>(
   what: string,
   check: () => T | undefined | Promise<T | undefined>,
@@ -70,7 +73,11 @@ test('usher stack starts a broker and 3 media servers, prints the URL, and stops
     if (stack.exitCode === null) stack.kill('SIGKILL');
   });
 
-  await until('the ready banner', () => (output.includes('Usher is running') ? true : undefined));
+  await until(
+    'the ready banner',
+    () => (output.includes('Usher is running') ? true : undefined),
+    BANNER_WAIT_MS,
+  );
   assert.match(output, new RegExp(`Open http://localhost:${ports.broker}/\\?room=lobby`));
   assert.match(output, /random dev secret/);
   const pids = childPids();
@@ -132,7 +139,11 @@ test('usher stack restarts a killed broker while the media servers keep running,
     for (const pid of everyPid()) if (alive(pid)) process.kill(pid, 'SIGKILL');
     if (stack.exitCode === null) stack.kill('SIGKILL');
   });
-  await until('the ready banner', () => (output.includes('Usher is running') ? true : undefined));
+  await until(
+    'the ready banner',
+    () => (output.includes('Usher is running') ? true : undefined),
+    BANNER_WAIT_MS,
+  );
   const pids = bannerPids(output);
   const brokerPid = pids.get('broker');
   assert.ok(brokerPid !== undefined, output);
@@ -202,7 +213,11 @@ test('usher stack --lan makes a local CA once and serves https on every address 
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     if (stack.exitCode === null) stack.kill('SIGKILL');
   });
-  await until('the ready banner', () => (output.includes('Usher is running') ? true : undefined), 90_000);
+  await until(
+    'the ready banner',
+    () => (output.includes('Usher is running') ? true : undefined),
+    BANNER_WAIT_MS,
+  );
   assert.match(output, new RegExp(`Open https://[\\d.]+:${ports.broker}/\\?room=lobby`));
   assert.match(output, /iOS: /);
   assert.match(output, /Android: /);
