@@ -14,7 +14,11 @@ import { writeReport } from './report/write.ts';
 import { runBenchmarks } from './run.ts';
 import type { FailureKind } from './storm/run-storm.ts';
 
-const FAILURES: Record<string, FailureKind> = { kill: 'SIGKILL', stop: 'SIGSTOP' };
+const FAILURES: Record<string, FailureKind> = {
+  kill: 'SIGKILL',
+  stop: 'SIGSTOP',
+  'broker-kill': 'BROKER_SIGKILL',
+};
 
 export function benchConfig(
   argv: string[],
@@ -33,9 +37,23 @@ export function benchConfig(
   const failures = options['storm-failures'].map((name) => {
     const failure = FAILURES[name];
     if (failure === undefined)
-      throw new UsherConfigError(`usher bench: --storm-failures takes kill,stop; got "${name}"`);
+      throw new UsherConfigError(`usher bench: --storm-failures takes kill,stop,broker-kill; got "${name}"`);
     return failure;
   });
+  if (options['storm-brokers'] > 1 && !options['storm-redis'])
+    throw new UsherConfigError(
+      'usher bench: --storm-brokers above 1 needs --storm-redis (they share room pins through it)',
+    );
+  const brokerKills = failures.filter((failure) => failure === 'BROKER_SIGKILL').length;
+  if (brokerKills > 0 && brokerKills >= options['storm-brokers'])
+    throw new UsherConfigError(
+      'usher bench: --storm-failures broker-kill needs a broker left: --storm-brokers 2 or more',
+    );
+  const mediaFailures = options['storm-one-stack'] ? failures.length - brokerKills : 1;
+  if (mediaFailures >= options['storm-media'])
+    throw new UsherConfigError(
+      `usher bench: ${mediaFailures} media failures on one fleet need more than ${mediaFailures} media servers (--storm-media)`,
+    );
   const explicit = (flag: string): boolean =>
     argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
   const quick = options.quick;
@@ -69,6 +87,10 @@ export function benchConfig(
     stormClients: quick && !explicit('storm-clients') ? 60 : options['storm-clients'],
     stormProcesses: options['storm-processes'],
     stormFailures: failures,
+    stormBrokers: options['storm-brokers'],
+    stormMedia: options['storm-media'],
+    stormRedis: options['storm-redis'],
+    stormOneStack: options['storm-one-stack'],
     steadyClients,
     steadyProcesses: options['steady-processes'],
     controlServers,

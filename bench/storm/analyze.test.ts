@@ -22,6 +22,7 @@ function client(
     sessionId: `s${index}`,
     failovers: [],
     fatal: null,
+    brokerSocketLostAt: [],
     ...extra,
   };
 }
@@ -87,6 +88,32 @@ describe('analyzeStorm', () => {
     assert.equal(verdict.falseFailovers, 1);
     assert.equal(verdict.lostSessions, 2);
     assert.deepEqual(verdict.lostDetail, { notJoined: 1, newPeerId: 1, fatal: { GAVE_UP: 1 } });
+  });
+});
+
+describe('analyzeStorm after a broker kill', () => {
+  test('no media server failed: nobody is affected, any failover is false, lost broker sockets are counted', () => {
+    const before = [client(0, 'a', 'm1'), client(1, 'a', 'm1'), client(2, 'b', 'm2'), client(3, 'b', 'm2')];
+    const after = [
+      client(0, 'a', 'm1', { brokerSocketLostAt: [T0 + 3] }),
+      client(1, 'a', 'm1', { brokerSocketLostAt: [T0 - 5000] }),
+      client(2, 'b', 'm2', { brokerSocketLostAt: [T0 - 5000, T0 + 4] }),
+      client(3, 'b', 'm3', movedTo('m3', 900, 1000)),
+    ];
+    const verdict = analyzeStorm({
+      before,
+      after,
+      victim: 'broker b1',
+      t0: T0,
+      requestTimes: [],
+      horizonMs: 1000,
+    });
+    assert.equal(verdict.affectedClients, 0);
+    assert.equal(verdict.detectionMs.n, 0);
+    assert.equal(verdict.brokerSocketsLost, 2, 'a loss before the kill is not the kill');
+    assert.equal(verdict.falseFailovers, 1);
+    assert.equal(verdict.splitRooms, 1, 'room b on m2 and m3');
+    assert.equal(verdict.lostSessions, 0);
   });
 });
 

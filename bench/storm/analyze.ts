@@ -31,6 +31,8 @@ export interface StormVerdict {
   falseFailovers: number;
   /** Failover attempts that failed, by error code. */
   attemptErrors: Record<string, number>;
+  /** Clients whose broker socket the broker's side ended after the failure (a broker killed). */
+  brokerSocketsLost: number;
   maxAttempts: number;
   broker: {
     requests: number;
@@ -153,6 +155,10 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     if (lost) lostSessions += 1;
   }
 
+  const brokerSocketsLost = input.after.filter((record) =>
+    record.brokerSocketLostAt.some((at) => at >= t0),
+  ).length;
+
   const bins = bin(input.requestTimes, t0, input.horizonMs);
   const detectionBins = bin(detectionTimes, t0, input.horizonMs);
   return {
@@ -169,6 +175,7 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     splitRooms,
     falseFailovers,
     attemptErrors,
+    brokerSocketsLost,
     maxAttempts,
     broker: {
       requests: input.requestTimes.filter((time) => time >= t0 && time < t0 + input.horizonMs).length,

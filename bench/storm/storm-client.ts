@@ -37,6 +37,8 @@ export interface ClientRecord {
   failovers: FailoverRecord[];
   /** Why the session ended, when it did. */
   fatal: string | null;
+  /** Epoch ms of each broker socket the broker's side ended (a killed broker), bounded. */
+  brokerSocketLostAt: number[];
 }
 
 export interface StormClientOptions {
@@ -50,16 +52,28 @@ export interface StormClientOptions {
 
 const MAX_ERRORS_KEPT = 20;
 const SESSION_REQUEST_PREFIX = '{"type":"session.request"';
+const BROKER_PATH = '/v1/session';
 
 /** The browser WebSocket API on the bench's lean client, noting each session.request the SDK
  *  sends: the broker request count is taken on the wire, not from the SDK's own bookkeeping.
  *  (Hundreds of browsers share one core here, unlike real ones: on the `ws` library's client
  *  the storm's times measured that client's cost more than Usher's; docs/PERFORMANCE.md.) */
-function countingWebSocket(onRequest: () => void): WebSocketConstructor {
+function countingWebSocket(onRequest: () => void, onBrokerLost: () => void): WebSocketConstructor {
   return class CountingWebSocket extends LeanWebSocket {
+    readonly #toBroker: boolean;
+
+    constructor(url: string) {
+      super(url);
+      this.#toBroker = new URL(url).pathname === BROKER_PATH;
+    }
+
     override send(data: string): void {
       if (data.startsWith(SESSION_REQUEST_PREFIX)) onRequest();
       super.send(data);
+    }
+
+    protected override closedByPeer(): void {
+      if (this.#toBroker) onBrokerLost();
     }
   };
 }
@@ -79,6 +93,7 @@ export class StormClient {
       sessionId: null,
       failovers: [],
       fatal: null,
+      brokerSocketLostAt: [],
     };
     const session = new UsherSession({
       brokerUrl: options.brokerUrl,
@@ -86,7 +101,13 @@ export class StormClient {
       name: `c${options.index}`,
       localStream: null,
       clock,
-      WebSocket: countingWebSocket(() => options.onBrokerRequest(clock.now())),
+      WebSocket: countingWebSocket(
+        () => options.onBrokerRequest(clock.now()),
+        () => {
+          if (this.record.brokerSocketLostAt.length < MAX_ERRORS_KEPT)
+            this.record.brokerSocketLostAt.push(clock.now());
+        },
+      ),
       createPeerConnection: fakeRtc(`c${options.index}-`).create,
       // A fake RTC has no stats worth sampling; the storm measures signaling, not quality.
       qualityIntervalMs: 0,
