@@ -40,6 +40,9 @@ export function benchConfig(
       throw new UsherConfigError(`usher bench: --storm-failures takes kill,stop,broker-kill; got "${name}"`);
     return failure;
   });
+  const front = options['storm-front'];
+  if (front !== 'haproxy' && front !== 'sdk')
+    throw new UsherConfigError(`usher bench: --storm-front takes haproxy or sdk; got "${front}"`);
   if (options['storm-brokers'] > 1 && !options['storm-redis'])
     throw new UsherConfigError(
       'usher bench: --storm-brokers above 1 needs --storm-redis (they share room pins through it)',
@@ -86,10 +89,12 @@ export function benchConfig(
     rounds: quick && !explicit('rounds') ? 1 : options.rounds,
     stormClients: quick && !explicit('storm-clients') ? 60 : options['storm-clients'],
     stormProcesses: options['storm-processes'],
+    stormRamp: options['storm-ramp'],
     stormFailures: failures,
     stormBrokers: options['storm-brokers'],
     stormMedia: options['storm-media'],
     stormRedis: options['storm-redis'],
+    stormFront: front,
     stormOneStack: options['storm-one-stack'],
     steadyClients,
     steadyProcesses: options['steady-processes'],

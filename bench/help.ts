@@ -37,6 +37,13 @@ export const benchOptions = {
     max: 20_000,
     help: 'simulated browsers in the storm',
   },
+  'storm-ramp': {
+    kind: 'int',
+    default: 1000,
+    min: 10,
+    max: 10_000,
+    help: 'storm: first joins per second while the clients come (start-up, not the storm)',
+  },
   'storm-processes': { kind: 'int', default: 2, min: 1, max: 16, help: 'client processes the storm uses' },
   'steady-clients': {
     kind: 'list',
@@ -66,6 +73,11 @@ export const benchOptions = {
     min: 1,
     max: 4,
     help: 'storm brokers; more than one needs --storm-redis and puts the HAProxy front of `usher stack --brokers N` before them',
+  },
+  'storm-front': {
+    kind: 'string',
+    default: 'haproxy',
+    help: 'several storm brokers: haproxy (one front URL, as docs/DEPLOY.md) or sdk (every broker URL in the SDK, spread over the clients)',
   },
   'storm-media': { kind: 'int', default: 3, min: 2, max: 8, help: 'storm media servers' },
   'storm-redis': {

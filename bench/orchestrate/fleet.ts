@@ -3,7 +3,7 @@
 // broker — the HAProxy front `usher stack --brokers N` runs (server/cli/haproxy-config.ts),
 // whose one URL the clients get, as docs/DEPLOY.md deploys it. Every process is in the bench's
 // ProcessGroup: pinned to the server core, and killed at the end.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ export interface FleetOptions {
   mediaCount: number;
   /** Share room pins through a redis-server the bench starts (needed for more than one broker). */
   redis: boolean;
+  /** Put the HAProxy front before the brokers (more than one broker). */
+  front: boolean;
   /** The front's connection cap: every client keeps one broker socket open through it. */
   frontMaxConnections: number;
   brokerArgs?: string[];
@@ -49,8 +51,8 @@ export interface UsherFleet {
   media: MediaProcess[];
   redis: { process: Managed; port: number; url: string } | undefined;
   front: { process: Managed; port: number } | undefined;
-  /** What a client is given: the front's ws URL, or the one broker's. */
-  sessionUrl: string;
+  /** What a client is given: the front's ws URL, or every broker's. */
+  sessionUrls: string[];
   /** Removes the run's temporary folder (HAProxy's config, Redis's dir). */
   cleanUp(): void;
 }
@@ -67,9 +69,35 @@ function freePort(): Promise<number> {
   });
 }
 
-async function poll(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/** HAProxy holds two descriptors per proxied connection and refuses to start when the open-file
+ *  limit is below that: say so before starting it, with the way around. */
+function checkFrontFits(maxConnections: number): void {
+  let limit = Number.POSITIVE_INFINITY;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((text) => text.startsWith('Max open files'));
+    const hard = Number(line?.split(/\s+/)[4]);
+    if (Number.isFinite(hard)) limit = hard;
+  } catch {
+    return;
+  }
+  if (maxConnections * 2 + 100 > limit)
+    throw new Error(
+      `storm: the HAProxy front needs 2 open files per client (${maxConnections * 2 + 100}) and the limit here is ${limit}: fewer clients, a higher limit, or --storm-front sdk`,
+    );
+}
+
+/** Polls `check` until true; fails at once when `process` exits, with its last lines. */
+async function poll(
+  what: string,
+  process: Managed,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (!process.running) throw new Error(`${process.name} exited: ${process.tail.slice(-10).join('\n')}`);
     if (await check().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -107,8 +135,8 @@ export async function startUsherFleet(group: ProcessGroup, options: FleetOptions
       });
       await poll(
         `redis-server on ${port} did not answer PING`,
+        managed,
         async () => {
-          if (!managed.running) throw new Error(`redis-server exited: ${managed.tail.join('\n')}`);
           const client = await RedisInfoClient.connect(port, 500);
           try {
             return (await client.command('PING', 500)) === '+PONG';
@@ -120,7 +148,8 @@ export async function startUsherFleet(group: ProcessGroup, options: FleetOptions
       );
       redis = { process: managed, port, url: `redis://127.0.0.1:${port}` };
     }
-    const front = options.brokers > 1;
+    const front = options.brokers > 1 && options.front;
+    if (front) checkFrontFits(options.frontMaxConnections);
     const brokerArgs = [
       ...(options.brokerArgs ?? []),
       ...(redis === undefined ? [] : ['--redis-url', redis.url]),
@@ -172,8 +201,8 @@ export async function startUsherFleet(group: ProcessGroup, options: FleetOptions
       });
       await poll(
         'the HAProxy front did not pass requests',
+        managed,
         async () => {
-          if (!managed.running) throw new Error(`haproxy exited: ${managed.tail.join('\n')}`);
           const response = await fetch(`http://127.0.0.1:${port}/readyz`, {
             signal: AbortSignal.timeout(1000),
           });
@@ -184,13 +213,13 @@ export async function startUsherFleet(group: ProcessGroup, options: FleetOptions
       );
       frontProcess = { process: managed, port };
     }
-    const entry = frontProcess?.port ?? brokers[0]!.port;
+    const ports = frontProcess === undefined ? brokers.map((broker) => broker.port) : [frontProcess.port];
     return {
       brokers,
       media,
       redis,
       front: frontProcess,
-      sessionUrl: `ws://127.0.0.1:${entry}/v1/session`,
+      sessionUrls: ports.map((port) => `ws://127.0.0.1:${port}/v1/session`),
       cleanUp,
     };
   } catch (error) {

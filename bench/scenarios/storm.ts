@@ -15,7 +15,9 @@ export async function runStorm(ctx: ScenarioContext): Promise<StormPhaseResult[]
     brokers,
     mediaCount: media,
     redis,
+    front: config.stormFront ?? 'haproxy',
     processes: config.stormProcesses,
+    rampPerSecond: config.stormRamp ?? 1000,
     // Issue #17's fleet storm asks room rejoin p99 ≤ 3 s; the one-broker storm keeps its 5 s.
     roomRejoinLimitMs: fleet ? 3000 : 5000,
     seed: config.seed,
@@ -24,7 +26,7 @@ export async function runStorm(ctx: ScenarioContext): Promise<StormPhaseResult[]
     log,
     ...(config.stormTiming ?? {}),
   };
-  const topology = `${brokers} broker(s)${redis ? ' + Redis' : ''}${fleet ? ' behind HAProxy' : ''}, ${media} media servers`;
+  const topology = `${brokers} broker(s)${redis ? ' + Redis' : ''}${fleet ? (config.stormFront === 'sdk' ? ', every broker URL in the SDK' : ' behind HAProxy') : ''}, ${media} media servers`;
   if (config.stormOneStack === true) {
     log(
       `usher bench: storm ${config.stormFailures.join(' → ')} on one fleet (${topology}), ${config.stormClients} clients`,

@@ -31,6 +31,9 @@ export interface StormOptions {
   brokers?: number;
   /** Share room pins through a redis-server the bench starts. */
   redis?: boolean;
+  /** Several brokers: behind the HAProxy front (one URL, default), or every broker's URL given to
+   *  the SDK (its BrokerPool), spread over the clients. */
+  front?: 'haproxy' | 'sdk';
   /** Client processes (all on the client core). */
   processes?: number;
   ping?: { intervalMs: number; timeoutMs: number };
@@ -58,8 +61,9 @@ export interface StormPhaseResult extends StormVerdict {
   mediaServers: number;
   brokers: number;
   redis: boolean;
-  /** How clients reach the brokers: the HAProxy front's one URL, or the one broker's. */
-  front: 'haproxy' | 'none';
+  /** How clients reach the brokers: the HAProxy front's one URL, every broker's URL in the SDK
+   *  (spread over the clients), or the one broker's. */
+  front: 'haproxy' | 'sdk' | 'none';
   clientProcesses: number;
   ping: { intervalMs: number; timeoutMs: number };
   heartbeat: { intervalMs: number; timeoutMs: number };
@@ -173,10 +177,11 @@ export async function runStorm(group: ProcessGroup, options: StormOptions): Prom
   try {
     fleet = await startUsherFleet(group, {
       brokers: brokerCount,
+      front: brokerCount > 1 && options.front !== 'sdk',
       mediaCount,
       redis: redisOn,
       // Every client keeps a broker socket open through the front, plus room for the checks.
-      frontMaxConnections: Math.max(4000, options.clients * 2 + 1000),
+      frontMaxConnections: Math.max(4000, options.clients + 500),
       logLevel: options.logLevel ?? 'info',
       nodeFlags: options.nodeFlags ?? [],
       brokerArgs: [
@@ -234,7 +239,7 @@ export async function runStorm(group: ProcessGroup, options: StormOptions): Prom
     clients.forEach((client, at) => {
       client.send({
         type: 'start',
-        brokerUrl: stack.sessionUrl,
+        brokerUrls: stack.sessionUrls,
         clients: assignments[at]!,
         rampPerSecond: rampPerSecond / processCount,
       });
@@ -245,7 +250,13 @@ export async function runStorm(group: ProcessGroup, options: StormOptions): Prom
       const statuses = await statusOf(clients);
       const joined = statuses.reduce((sum, status) => sum + status.joined, 0);
       const failed = statuses.reduce((sum, status) => sum + status.failedFirstJoins, 0);
-      if (failed > 0) throw new Error(`storm: ${failed} clients could not join at start`);
+      if (failed > 0) {
+        const codes: Record<string, number> = {};
+        for (const status of statuses)
+          for (const [code, count] of Object.entries(status.firstJoinErrors))
+            codes[code] = (codes[code] ?? 0) + count;
+        throw new Error(`storm: ${failed} clients could not join at start (${JSON.stringify(codes)})`);
+      }
       if (joined === options.clients) break;
       if (Date.now() > joinDeadline)
         throw new Error(`storm: only ${joined}/${options.clients} joined at start`);
@@ -363,7 +374,7 @@ export async function runStorm(group: ProcessGroup, options: StormOptions): Prom
         mediaServers: mediaCount,
         brokers: brokerCount,
         redis: redisOn,
-        front: stack.front === undefined ? 'none' : 'haproxy',
+        front: stack.front !== undefined ? 'haproxy' : brokerCount > 1 ? 'sdk' : 'none',
         clientProcesses: processCount,
         ping,
         heartbeat,

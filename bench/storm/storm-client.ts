@@ -43,7 +43,8 @@ export interface ClientRecord {
 
 export interface StormClientOptions {
   index: number;
-  brokerUrl: string;
+  /** Tried in order (the SDK's BrokerPool). */
+  brokerUrls: string[];
   room: string;
   clock: Clock;
   /** Called at every broker request (its time feeds the per-100 ms peak). */
@@ -96,7 +97,7 @@ export class StormClient {
       brokerSocketLostAt: [],
     };
     const session = new UsherSession({
-      brokerUrl: options.brokerUrl,
+      brokerUrls: options.brokerUrls,
       room: options.room,
       name: `c${options.index}`,
       localStream: null,

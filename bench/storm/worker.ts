@@ -15,6 +15,7 @@ const clock: Clock = {
 const sessions: StormClient[] = [];
 const requestTimes: number[] = [];
 let failedFirstJoins = 0;
+const firstJoinErrors: Record<string, number> = {};
 const MAX_REQUEST_TIMES = 1_000_000;
 
 function send(message: FromClients): void {
@@ -25,8 +26,10 @@ function send(message: FromClients): void {
 async function firstJoin(session: StormClient): Promise<void> {
   try {
     await session.join();
-  } catch {
+  } catch (error) {
     if (session.record.state !== 'closed') failedFirstJoins += 1;
+    const code = (error as { code?: string }).code ?? 'unknown';
+    firstJoinErrors[code] = (firstJoinErrors[code] ?? 0) + 1;
   }
 }
 
@@ -35,7 +38,9 @@ function start(message: StartMessage): void {
   message.clients.forEach((client, position) => {
     const session = new StormClient({
       index: client.index,
-      brokerUrl: message.brokerUrl,
+      brokerUrls: message.brokerUrls.map(
+        (_, at) => message.brokerUrls[(client.index + at) % message.brokerUrls.length]!,
+      ),
       room: client.room,
       clock,
       onBrokerRequest: (at) => {
@@ -58,7 +63,15 @@ function status(): FromClients {
       servers[serverId] = (servers[serverId] ?? 0) + 1;
     } else if (state === 'closed') closed += 1;
   }
-  return { type: 'status', total: sessions.length, joined, closed, servers, failedFirstJoins };
+  return {
+    type: 'status',
+    total: sessions.length,
+    joined,
+    closed,
+    servers,
+    failedFirstJoins,
+    firstJoinErrors,
+  };
 }
 
 if (process.send === undefined) {
