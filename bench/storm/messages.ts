@@ -22,7 +22,7 @@ export interface StatusMessage {
   servers: Record<string, number>;
   /** Clients whose first join failed for good. */
   failedFirstJoins: number;
-  /** Error codes of failed first joins. */
+  /** Error codes of failed first-join attempts (retried ones included). */
   firstJoinErrors: Record<string, number>;
 }
 

@@ -90,6 +90,8 @@ export interface StormPhaseResult extends StormVerdict {
   steadyLoad: LoadWindow;
   /** Over the clients' first joins (the first phase of a fleet only). */
   rampLoad?: LoadWindow;
+  /** Failed first-join attempts by error code, each tried again (the first phase of a fleet only). */
+  firstJoinErrors?: Record<string, number>;
   /** Redis commands by name from the failure to the end of the phase (fleet with Redis). */
   redisCommands?: Record<string, number>;
   /** 1-minute load average when the failure happened (a shared machine). */
@@ -246,15 +248,17 @@ export async function runStorm(group: ProcessGroup, options: StormOptions): Prom
     });
 
     const joinDeadline = Date.now() + (options.clients / rampPerSecond) * 1000 + 60_000;
+    const firstJoinErrors: Record<string, number> = {};
     for (;;) {
       const statuses = await statusOf(clients);
       const joined = statuses.reduce((sum, status) => sum + status.joined, 0);
       const failed = statuses.reduce((sum, status) => sum + status.failedFirstJoins, 0);
+      for (const key of Object.keys(firstJoinErrors)) delete firstJoinErrors[key];
+      for (const status of statuses)
+        for (const [code, count] of Object.entries(status.firstJoinErrors))
+          firstJoinErrors[code] = (firstJoinErrors[code] ?? 0) + count;
       if (failed > 0) {
-        const codes: Record<string, number> = {};
-        for (const status of statuses)
-          for (const [code, count] of Object.entries(status.firstJoinErrors))
-            codes[code] = (codes[code] ?? 0) + count;
+        const codes = firstJoinErrors;
         throw new Error(`storm: ${failed} clients could not join at start (${JSON.stringify(codes)})`);
       }
       if (joined === options.clients) break;
@@ -406,7 +410,7 @@ export async function runStorm(group: ProcessGroup, options: StormOptions): Prom
         steady,
         load: sampler.window(t0, phaseEnd),
         steadyLoad,
-        ...(step === 0 ? { rampLoad } : {}),
+        ...(step === 0 ? { rampLoad, firstJoinErrors: { ...firstJoinErrors } } : {}),
         ...(redisCommands === undefined ? {} : { redisCommands }),
         loadAverage: loadAverage ?? Number.NaN,
       });

@@ -16,20 +16,31 @@ const sessions: StormClient[] = [];
 const requestTimes: number[] = [];
 let failedFirstJoins = 0;
 const firstJoinErrors: Record<string, number> = {};
+const FIRST_JOIN_ATTEMPTS = 3;
 const MAX_REQUEST_TIMES = 1_000_000;
 
 function send(message: FromClients): void {
   process.send?.(message);
 }
 
-/** The SDK retries a transient failure itself until its policy gives up: a rejection is final. */
+/** The SDK retries a transient failure itself until its policy gives up; then, as a person
+ *  clicks Join again, the bench tries again after a second, a bounded number of times:
+ *  start-up is not what the storm measures, but every give-up is counted. */
 async function firstJoin(session: StormClient): Promise<void> {
-  try {
-    await session.join();
-  } catch (error) {
-    if (session.record.state !== 'closed') failedFirstJoins += 1;
-    const code = (error as { code?: string }).code ?? 'unknown';
-    firstJoinErrors[code] = (firstJoinErrors[code] ?? 0) + 1;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await session.join();
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'unknown';
+      firstJoinErrors[code] = (firstJoinErrors[code] ?? 0) + 1;
+      if (session.record.state === 'closed') return;
+      if (attempt >= FIRST_JOIN_ATTEMPTS) {
+        failedFirstJoins += 1;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 }
 
