@@ -88,6 +88,16 @@ describe('analyzeStorm', () => {
     assert.equal(verdict.falseFailovers, 1);
     assert.equal(verdict.lostSessions, 2);
     assert.deepEqual(verdict.lostDetail, { notJoined: 1, newPeerId: 1, fatal: { GAVE_UP: 1 } });
+    assert.equal(verdict.splitRoomsBefore, 0, 'nothing was split at the failure');
+    const split = verdict.anomalies.find((anomaly) => anomaly.why === 'split');
+    assert.equal(split?.room, 'a');
+    assert.deepEqual(
+      split?.members.map((member) => [member.serverBefore, member.serverAfter]),
+      [
+        ['m1', 'm3'],
+        ['m1', 'm2'],
+      ],
+    );
   });
 });
 
@@ -113,6 +123,7 @@ describe('analyzeStorm after a broker kill', () => {
     assert.equal(verdict.brokerSocketsLost, 2, 'a loss before the kill is not the kill');
     assert.equal(verdict.falseFailovers, 1);
     assert.equal(verdict.splitRooms, 1, 'room b on m2 and m3');
+    assert.equal(verdict.splitRoomsBefore, 0);
     assert.equal(verdict.lostSessions, 0);
   });
 });

@@ -27,6 +27,10 @@ export interface StormVerdict {
   lostDetail: { notJoined: number; newPeerId: number; fatal: Record<string, number> };
   /** Rooms whose joined members are on more than one server at the end. */
   splitRooms: number;
+  /** The same at the moment of the failure (a split the failure did not cause). */
+  splitRoomsBefore: number;
+  /** The first few split rooms and clients not back, for diagnosis: who was where, in what state. */
+  anomalies: Array<{ why: 'split' | 'not rejoined'; room: string; members: MemberState[] }>;
   /** Clients of healthy servers that failed over anyway. */
   falseFailovers: number;
   /** Failover attempts that failed, by error code. */
@@ -46,6 +50,17 @@ export interface StormVerdict {
     detectionBins: number[];
   };
 }
+
+export interface MemberState {
+  index: number;
+  state: string;
+  serverBefore: string | null;
+  serverAfter: string | null;
+  /** Failovers since the failure: from → to (to '' while unfinished), detection ms after t0. */
+  failovers: string[];
+}
+
+const MAX_ANOMALIES = 10;
 
 export interface AnalyzeInput {
   /** Each client's record at the moment of the failure (who was where). */
@@ -142,6 +157,40 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
       roomRejoin.push(Math.max(...rejoins) - t0);
   }
 
+  const splitOf = (records: readonly ClientRecord[]): Set<string> => {
+    const servers = new Map<string, Set<string>>();
+    for (const record of records) {
+      if (record.state !== 'joined' || record.serverId === null) continue;
+      const set = servers.get(record.room) ?? new Set<string>();
+      set.add(record.serverId);
+      servers.set(record.room, set);
+    }
+    return new Set([...servers].filter(([, set]) => set.size > 1).map(([room]) => room));
+  };
+  const splitBefore = splitOf(input.before);
+  const anomalies: StormVerdict['anomalies'] = [];
+  const membersOf = (room: string): MemberState[] =>
+    (members.get(room) ?? []).map((record) => ({
+      index: record.index,
+      state: record.state,
+      serverBefore: serverBefore.get(record.index) ?? null,
+      serverAfter: record.serverId,
+      failovers: record.failovers
+        .filter((failover) => failover.detectedAt >= t0)
+        .map((failover) => `${failover.from}→${failover.to} at ${Math.round(failover.detectedAt - t0)} ms`),
+    }));
+  for (const room of splitOf(input.after)) {
+    if (anomalies.length < MAX_ANOMALIES) anomalies.push({ why: 'split', room, members: membersOf(room) });
+  }
+  for (const record of input.after) {
+    if (anomalies.length >= MAX_ANOMALIES) break;
+    if (serverBefore.get(record.index) !== victim) continue;
+    const failover = failoverAfter(record, t0);
+    const back = failover !== undefined && failover.rejoinedAt > 0 && record.state === 'joined';
+    if (!back && !anomalies.some((anomaly) => anomaly.room === record.room))
+      anomalies.push({ why: 'not rejoined', room: record.room, members: membersOf(record.room) });
+  }
+
   const fatal: Record<string, number> = {};
   let notJoined = 0;
   let newPeerId = 0;
@@ -173,6 +222,8 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     lostSessions,
     lostDetail: { notJoined, newPeerId, fatal },
     splitRooms,
+    splitRoomsBefore: splitBefore.size,
+    anomalies,
     falseFailovers,
     attemptErrors,
     brokerSocketsLost,
