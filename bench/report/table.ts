@@ -92,6 +92,7 @@ export function stormTable(report: BenchReport, markdown = false): string {
     'affected',
     'detect p50/p99/max ms',
     'room rejoin p50/p99/max ms',
+    'broker answered p50/p99 ms, client back after it p50/p99 ms',
     'lost',
     'split',
     'false failovers',
@@ -104,6 +105,9 @@ export function stormTable(report: BenchReport, markdown = false): string {
     `${s.affectedClients} in ${s.affectedRooms} rooms${s.failure === 'BROKER_SIGKILL' ? ` (${s.brokerSocketsLost} broker sockets lost)` : ''}`,
     `${whole(s.detectionMs.p50)} / ${whole(s.detectionMs.p99)} / ${whole(s.detectionMs.max)}`,
     `${whole(s.roomRejoinMs.p50)} / ${whole(s.roomRejoinMs.p99)} / ${whole(s.roomRejoinMs.max)}`,
+    s.brokerAnswerMs === undefined
+      ? '—'
+      : `${whole(s.brokerAnswerMs.p50)} / ${whole(s.brokerAnswerMs.p99)}, ${whole(s.afterAnswerMs.p50)} / ${whole(s.afterAnswerMs.p99)}`,
     String(s.lostSessions),
     String(s.splitRooms),
     String(s.falseFailovers),

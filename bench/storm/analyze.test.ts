@@ -37,6 +37,7 @@ function movedTo(serverId: string, detectedAfter: number, rejoinedAfter: number)
         reason: 'closed',
         lastPongAt: T0 - 500,
         detectedAt: T0 + detectedAfter,
+        assignedAt: T0 + detectedAfter + 40,
         rejoinedAt: T0 + rejoinedAfter,
         attempts: 1,
         errors: [],
@@ -67,6 +68,8 @@ describe('analyzeStorm', () => {
     assert.equal(verdict.affectedRooms, 1);
     assert.equal(verdict.detectionMs.max, 12);
     assert.deepEqual([verdict.roomRejoinMs.n, verdict.roomRejoinMs.max], [1, 350]);
+    assert.deepEqual([verdict.brokerAnswerMs.n, verdict.brokerAnswerMs.max], [2, 52]);
+    assert.deepEqual([verdict.afterAnswerMs.n, verdict.afterAnswerMs.max], [2, 298]);
     assert.equal(verdict.lostSessions, 0);
     assert.equal(verdict.splitRooms, 0);
     assert.equal(verdict.falseFailovers, 0);

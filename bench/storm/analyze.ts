@@ -21,6 +21,10 @@ export interface StormVerdict {
   roomRejoinMs: Spread;
   /** ms from the kill/stop to each affected client's own rejoin. */
   clientRejoinMs: Spread;
+  /** ms from the kill/stop to the broker's answer that client rejoined with (the broker's part). */
+  brokerAnswerMs: Spread;
+  /** ms from that answer to the client's rejoin (media WebSocket, join, ICE restarts: the rest). */
+  afterAnswerMs: Spread;
   affectedNotRejoined: number;
   /** Sessions not joined at the end, ended with an error, or back under another peer id. */
   lostSessions: number;
@@ -110,6 +114,8 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
 
   const detection: number[] = [];
   const clientRejoin: number[] = [];
+  const brokerAnswer: number[] = [];
+  const afterAnswer: number[] = [];
   const detectionTimes: number[] = [];
   const attemptErrors: Record<string, number> = {};
   let affectedClients = 0;
@@ -132,8 +138,13 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     detectionTimes.push(failover.detectedAt);
     maxAttempts = Math.max(maxAttempts, failover.attempts);
     for (const code of failover.errors) attemptErrors[code] = (attemptErrors[code] ?? 0) + 1;
-    if (failover.rejoinedAt > 0 && record.state === 'joined') clientRejoin.push(failover.rejoinedAt - t0);
-    else affectedNotRejoined += 1;
+    if (failover.rejoinedAt > 0 && record.state === 'joined') {
+      clientRejoin.push(failover.rejoinedAt - t0);
+      if (failover.assignedAt > 0) {
+        brokerAnswer.push(failover.assignedAt - t0);
+        afterAnswer.push(failover.rejoinedAt - failover.assignedAt);
+      }
+    } else affectedNotRejoined += 1;
   }
 
   const roomRejoin: number[] = [];
@@ -218,6 +229,8 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     detectionMs: spread(detection),
     roomRejoinMs: spread(roomRejoin),
     clientRejoinMs: spread(clientRejoin),
+    brokerAnswerMs: spread(brokerAnswer),
+    afterAnswerMs: spread(afterAnswer),
     affectedNotRejoined,
     lostSessions,
     lostDetail: { notJoined, newPeerId, fatal },

@@ -25,7 +25,10 @@ export class LeanWebSocket implements WebSocketLike {
           this.#state = OPEN;
           this.onopen?.({});
         },
-        onText: (_ws, text) => this.onmessage?.({ data: text }),
+        onText: (_ws, text) => {
+          this.receivedText(text);
+          this.onmessage?.({ data: text });
+        },
         onClose: (_ws, code, reason) => {
           this.#state = CLOSED;
           if (!this.#closedByUs) this.closedByPeer(code);
@@ -38,6 +41,9 @@ export class LeanWebSocket implements WebSocketLike {
       { handshakeTimeoutMs: 30_000 },
     );
   }
+
+  /** Every text frame, before the page sees it: a subclass may note it. */
+  protected receivedText(_text: string): void {}
 
   /** The server or the network ended it (not close()): a subclass may note it. */
   protected closedByPeer(_code: number): void {}

@@ -18,6 +18,8 @@ export interface FailoverRecord {
   reason: string;
   lastPongAt: number;
   detectedAt: number;
+  /** When the broker's last answer (session.assigned) of this failover arrived; 0 before. */
+  assignedAt: number;
   /** 0 while not rejoined. */
   rejoinedAt: number;
   /** Broker requests made for this failover. */
@@ -53,13 +55,18 @@ export interface StormClientOptions {
 
 const MAX_ERRORS_KEPT = 20;
 const SESSION_REQUEST_PREFIX = '{"type":"session.request"';
+const SESSION_ASSIGNED_PREFIX = '{"type":"session.assigned"';
 const BROKER_PATH = '/v1/session';
 
 /** The browser WebSocket API on the bench's lean client, noting each session.request the SDK
  *  sends: the broker request count is taken on the wire, not from the SDK's own bookkeeping.
  *  (Hundreds of browsers share one core here, unlike real ones: on the `ws` library's client
  *  the storm's times measured that client's cost more than Usher's; docs/PERFORMANCE.md.) */
-function countingWebSocket(onRequest: () => void, onBrokerLost: () => void): WebSocketConstructor {
+function countingWebSocket(
+  onRequest: () => void,
+  onAssigned: () => void,
+  onBrokerLost: () => void,
+): WebSocketConstructor {
   return class CountingWebSocket extends LeanWebSocket {
     readonly #toBroker: boolean;
 
@@ -71,6 +78,10 @@ function countingWebSocket(onRequest: () => void, onBrokerLost: () => void): Web
     override send(data: string): void {
       if (data.startsWith(SESSION_REQUEST_PREFIX)) onRequest();
       super.send(data);
+    }
+
+    protected override receivedText(text: string): void {
+      if (this.#toBroker && text.startsWith(SESSION_ASSIGNED_PREFIX)) onAssigned();
     }
 
     protected override closedByPeer(): void {
@@ -105,6 +116,10 @@ export class StormClient {
       WebSocket: countingWebSocket(
         () => options.onBrokerRequest(clock.now()),
         () => {
+          const failover = this.record.failovers.at(-1);
+          if (failover !== undefined && failover.rejoinedAt === 0) failover.assignedAt = clock.now();
+        },
+        () => {
           if (this.record.brokerSocketLostAt.length < MAX_ERRORS_KEPT)
             this.record.brokerSocketLostAt.push(clock.now());
         },
@@ -135,6 +150,7 @@ export class StormClient {
         reason: event.reason,
         lastPongAt: event.lastPongAt,
         detectedAt: event.detectedAt,
+        assignedAt: 0,
         rejoinedAt: 0,
         attempts: 0,
         errors: [],

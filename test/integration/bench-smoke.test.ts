@@ -72,78 +72,92 @@ const alive = (pid: number): boolean => {
 };
 
 describe('bench smoke: failover storm on a fleet', { timeout: 180_000 }, () => {
-  test('2 brokers sharing Redis behind HAProxy, 5 media servers: broker SIGKILL, then media SIGKILL, then SIGSTOP', async (t) => {
-    const group = new RecordingGroup(planPinning(false));
-    t.after(() => group.killAll());
-    const failures: FailureKind[] = ['BROKER_SIGKILL', 'SIGKILL', 'SIGSTOP'];
-    const phases = await runStorm(group, {
-      clients: 60,
-      failures,
-      brokers: 2,
-      redis: true,
-      mediaCount: 5,
-      processes: 2,
-      ping: { intervalMs: 200, timeoutMs: 600 },
-      heartbeat: { intervalMs: 200, timeoutMs: 800 },
-      rampPerSecond: 300,
-      settleMs: 500,
-      deadlineMs: 20_000,
-    });
-    assert.deepEqual(
-      phases.map((phase) => phase.failure),
-      failures,
-    );
-    for (const phase of phases) {
-      const detail = JSON.stringify({
-        failure: phase.failure,
-        victim: phase.victim,
-        affected: phase.affectedClients,
-        notRejoined: phase.affectedNotRejoined,
-        lost: phase.lostDetail,
-        errors: phase.attemptErrors,
+  for (const front of ['haproxy', 'sdk'] as const) {
+    test(`2 brokers sharing Redis (${front === 'haproxy' ? 'behind HAProxy' : 'both URLs in the SDK'}), 5 media servers: broker SIGKILL, then media SIGKILL, then SIGSTOP`, async (t) => {
+      const group = new RecordingGroup(planPinning(false));
+      t.after(() => group.killAll());
+      const failures: FailureKind[] = ['BROKER_SIGKILL', 'SIGKILL', 'SIGSTOP'];
+      const phases = await runStorm(group, {
+        clients: 60,
+        failures,
+        brokers: 2,
+        redis: true,
+        mediaCount: 5,
+        front,
+        processes: 2,
+        ping: { intervalMs: 200, timeoutMs: 600 },
+        heartbeat: { intervalMs: 200, timeoutMs: 800 },
+        rampPerSecond: 300,
+        settleMs: 500,
+        deadlineMs: 20_000,
       });
-      assert.equal(phase.front, 'haproxy');
-      assert.equal(phase.lostSessions, 0, `no session lost: ${detail}`);
-      assert.equal(phase.splitRooms, 0, `no room split across servers: ${detail}`);
-      assert.equal(phase.falseFailovers, 0, `no client of a healthy server failed over: ${detail}`);
-      assert.equal(phase.affectedNotRejoined, 0, `every affected client rejoined: ${detail}`);
+      assert.deepEqual(
+        phases.map((phase) => phase.failure),
+        failures,
+      );
+      for (const phase of phases) {
+        const detail = JSON.stringify({
+          failure: phase.failure,
+          victim: phase.victim,
+          affected: phase.affectedClients,
+          notRejoined: phase.affectedNotRejoined,
+          lost: phase.lostDetail,
+          errors: phase.attemptErrors,
+        });
+        assert.equal(phase.front, front);
+        assert.equal(phase.lostSessions, 0, `no session lost: ${detail}`);
+        assert.equal(phase.splitRooms, 0, `no room split across servers: ${detail}`);
+        assert.equal(phase.falseFailovers, 0, `no client of a healthy server failed over: ${detail}`);
+        assert.equal(phase.affectedNotRejoined, 0, `every affected client rejoined: ${detail}`);
+        assert.ok(
+          phase.load.redis !== undefined && phase.load.redis.commands >= 0,
+          `Redis was read: ${detail}`,
+        );
+        assert.ok(
+          phase.load.cpu['broker b2'] !== undefined,
+          `the surviving broker's CPU was sampled: ${detail}`,
+        );
+      }
+      const [brokerKill, mediaKill, mediaStop] = phases as [
+        StormPhaseResult,
+        StormPhaseResult,
+        StormPhaseResult,
+      ];
+      assert.equal(brokerKill.affectedClients, 0, 'a broker kill moves nobody');
+      assert.ok(brokerKill.brokerSocketsLost > 0, "the killed broker held some clients' broker sockets");
+      for (const phase of [mediaKill, mediaStop]) {
+        assert.ok(phase.affectedClients > 0, `${phase.failure}: the victim hosted clients`);
+        assert.equal(
+          phase.roomRejoinMs.n,
+          phase.affectedRooms,
+          `${phase.failure}: every affected room is whole`,
+        );
+        assert.equal(
+          phase.brokerAnswerMs.n,
+          phase.affectedClients,
+          `${phase.failure}: every rejoin's broker answer was seen on the wire`,
+        );
+      }
+      assert.notEqual(mediaKill.victim, mediaStop.victim);
+      assert.equal(group.size, 0, 'the group holds no process');
+      const left = group.pids.filter(({ pid }) => alive(pid));
+      assert.deepEqual(
+        left,
+        [],
+        'every process the storm started (brokers, media, redis, haproxy, clients) is gone',
+      );
+      const fleet = [
+        'redis',
+        'broker b1',
+        'broker b2',
+        'media m5',
+        ...(front === 'haproxy' ? ['haproxy'] : []),
+      ];
       assert.ok(
-        phase.load.redis !== undefined && phase.load.redis.commands >= 0,
-        `Redis was read: ${detail}`,
+        fleet.every((name) => group.pids.some((entry) => entry.name === name)),
+        `the fleet was started: ${group.pids.map((entry) => entry.name).join(', ')}`,
       );
-      assert.ok(
-        phase.load.cpu['broker b2'] !== undefined,
-        `the surviving broker's CPU was sampled: ${detail}`,
-      );
-    }
-    const [brokerKill, mediaKill, mediaStop] = phases as [
-      StormPhaseResult,
-      StormPhaseResult,
-      StormPhaseResult,
-    ];
-    assert.equal(brokerKill.affectedClients, 0, 'a broker kill moves nobody');
-    assert.ok(brokerKill.brokerSocketsLost > 0, "the killed broker held some clients' broker sockets");
-    for (const phase of [mediaKill, mediaStop]) {
-      assert.ok(phase.affectedClients > 0, `${phase.failure}: the victim hosted clients`);
-      assert.equal(
-        phase.roomRejoinMs.n,
-        phase.affectedRooms,
-        `${phase.failure}: every affected room is whole`,
-      );
-    }
-    assert.notEqual(mediaKill.victim, mediaStop.victim);
-    assert.equal(group.size, 0, 'the group holds no process');
-    const left = group.pids.filter(({ pid }) => alive(pid));
-    assert.deepEqual(
-      left,
-      [],
-      'every process the storm started (brokers, media, redis, haproxy, clients) is gone',
-    );
-    assert.ok(
-      ['redis', 'haproxy', 'broker b1', 'broker b2', 'media m5'].every((name) =>
-        group.pids.some((entry) => entry.name === name),
-      ),
-      `the fleet was started: ${group.pids.map((entry) => entry.name).join(', ')}`,
-    );
-  });
+      if (front === 'sdk') assert.ok(!group.pids.some((entry) => entry.name === 'haproxy'), 'no front');
+    });
+  }
 });
