@@ -175,7 +175,7 @@ export function stormTargets(report: BenchReport): string[] {
       `${stormName(s)}: detection p99 ${whole(s.detectionMs.p99)} ms ≤ ${t.detectionP99Ms.limit} ms ${mark(t.detectionP99Ms.met)}; ` +
         `room rejoin p99 ${whole(s.roomRejoinMs.p99)} ms ≤ ${t.roomRejoinP99Ms.limit} ms ${mark(t.roomRejoinP99Ms.met)}; ` +
         `lost ${s.lostSessions} ${mark(t.lost)}; split ${s.splitRooms} ${mark(t.split)}; ` +
-        `false failovers ${s.falseFailovers} ${mark(t.falseFailovers)}; ` +
+        `false failovers ${s.falseFailovers}${s.falseFailovers > 0 ? ` ${JSON.stringify(s.falseFailoverReasons ?? {})}` : ''} ${mark(t.falseFailovers)}; ` +
         `every affected client rejoined ${mark(t.everyoneRejoined)} (${s.affectedNotRejoined} not)`,
     );
   }

@@ -89,6 +89,8 @@ describe('analyzeStorm', () => {
     assert.equal(verdict.splitRooms, 1, 'room b has one joined member left: lost, not split');
     assert.equal(verdict.roomRejoinMs.n, 0, 'a split room is not rejoined');
     assert.equal(verdict.falseFailovers, 1);
+    assert.deepEqual(verdict.falseFailoverReasons, { closed: 1 });
+    assert.ok(verdict.anomalies.some((anomaly) => anomaly.why === 'false failover' && anomaly.room === 'b'));
     assert.equal(verdict.lostSessions, 2);
     assert.deepEqual(verdict.lostDetail, { notJoined: 1, newPeerId: 1, fatal: { GAVE_UP: 1 } });
     assert.equal(verdict.splitRoomsBefore, 0, 'nothing was split at the failure');

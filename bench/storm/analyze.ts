@@ -34,9 +34,15 @@ export interface StormVerdict {
   /** The same at the moment of the failure (a split the failure did not cause). */
   splitRoomsBefore: number;
   /** The first few split rooms and clients not back, for diagnosis: who was where, in what state. */
-  anomalies: Array<{ why: 'split' | 'not rejoined'; room: string; members: MemberState[] }>;
+  anomalies: Array<{
+    why: 'split' | 'not rejoined' | 'false failover';
+    room: string;
+    members: MemberState[];
+  }>;
   /** Clients of healthy servers that failed over anyway. */
   falseFailovers: number;
+  /** Why they did, by the SDK's reason (ping-timeout: a late server; closed; migrate: told to). */
+  falseFailoverReasons: Record<string, number>;
   /** Failover attempts that failed, by error code. */
   attemptErrors: Record<string, number>;
   /** Clients whose broker socket the broker's side ended after the failure (a broker killed). */
@@ -60,7 +66,7 @@ export interface MemberState {
   state: string;
   serverBefore: string | null;
   serverAfter: string | null;
-  /** Failovers since the failure: from → to (to '' while unfinished), detection ms after t0. */
+  /** Failovers since the failure: from → to (to '' while unfinished), why, detection ms after t0. */
   failovers: string[];
 }
 
@@ -121,12 +127,19 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
   let affectedClients = 0;
   let affectedNotRejoined = 0;
   let falseFailovers = 0;
+  const falseFailoverReasons: Record<string, number> = {};
+  const falseFailoverRooms: string[] = [];
   let maxAttempts = 0;
   for (const record of input.after) {
     const failover = failoverAfter(record, t0);
     const affected = serverBefore.get(record.index) === victim;
     if (!affected) {
-      if (failover !== undefined) falseFailovers += 1;
+      if (failover !== undefined) {
+        falseFailovers += 1;
+        falseFailoverReasons[failover.reason] = (falseFailoverReasons[failover.reason] ?? 0) + 1;
+        if (falseFailoverRooms.length < 3 && !falseFailoverRooms.includes(record.room))
+          falseFailoverRooms.push(record.room);
+      }
       continue;
     }
     affectedClients += 1;
@@ -188,8 +201,13 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
       serverAfter: record.serverId,
       failovers: record.failovers
         .filter((failover) => failover.detectedAt >= t0)
-        .map((failover) => `${failover.from}→${failover.to} at ${Math.round(failover.detectedAt - t0)} ms`),
+        .map(
+          (failover) =>
+            `${failover.from}→${failover.to} (${failover.reason}) at ${Math.round(failover.detectedAt - t0)} ms`,
+        ),
     }));
+  for (const room of falseFailoverRooms)
+    anomalies.push({ why: 'false failover', room, members: membersOf(room) });
   for (const room of splitOf(input.after)) {
     if (anomalies.length < MAX_ANOMALIES) anomalies.push({ why: 'split', room, members: membersOf(room) });
   }
@@ -238,6 +256,7 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     splitRoomsBefore: splitBefore.size,
     anomalies,
     falseFailovers,
+    falseFailoverReasons,
     attemptErrors,
     brokerSocketsLost,
     maxAttempts,
