@@ -14,7 +14,11 @@ import { writeReport } from './report/write.ts';
 import { runBenchmarks } from './run.ts';
 import type { FailureKind } from './storm/run-storm.ts';
 
-const FAILURES: Record<string, FailureKind> = { kill: 'SIGKILL', stop: 'SIGSTOP' };
+const FAILURES: Record<string, FailureKind> = {
+  kill: 'SIGKILL',
+  stop: 'SIGSTOP',
+  'broker-kill': 'BROKER_SIGKILL',
+};
 
 export function benchConfig(
   argv: string[],
@@ -33,9 +37,26 @@ export function benchConfig(
   const failures = options['storm-failures'].map((name) => {
     const failure = FAILURES[name];
     if (failure === undefined)
-      throw new UsherConfigError(`usher bench: --storm-failures takes kill,stop; got "${name}"`);
+      throw new UsherConfigError(`usher bench: --storm-failures takes kill,stop,broker-kill; got "${name}"`);
     return failure;
   });
+  const front = options['storm-front'];
+  if (front !== 'haproxy' && front !== 'sdk')
+    throw new UsherConfigError(`usher bench: --storm-front takes haproxy or sdk; got "${front}"`);
+  if (options['storm-brokers'] > 1 && !options['storm-redis'])
+    throw new UsherConfigError(
+      'usher bench: --storm-brokers above 1 needs --storm-redis (they share room pins through it)',
+    );
+  const brokerKills = failures.filter((failure) => failure === 'BROKER_SIGKILL').length;
+  if (brokerKills > 0 && brokerKills >= options['storm-brokers'])
+    throw new UsherConfigError(
+      'usher bench: --storm-failures broker-kill needs a broker left: --storm-brokers 2 or more',
+    );
+  const mediaFailures = options['storm-one-stack'] ? failures.length - brokerKills : 1;
+  if (mediaFailures >= options['storm-media'])
+    throw new UsherConfigError(
+      `usher bench: ${mediaFailures} media failures on one fleet need more than ${mediaFailures} media servers (--storm-media)`,
+    );
   const explicit = (flag: string): boolean =>
     argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
   const quick = options.quick;
@@ -68,7 +89,13 @@ export function benchConfig(
     rounds: quick && !explicit('rounds') ? 1 : options.rounds,
     stormClients: quick && !explicit('storm-clients') ? 60 : options['storm-clients'],
     stormProcesses: options['storm-processes'],
+    stormRamp: options['storm-ramp'],
     stormFailures: failures,
+    stormBrokers: options['storm-brokers'],
+    stormMedia: options['storm-media'],
+    stormRedis: options['storm-redis'],
+    stormFront: front,
+    stormOneStack: options['storm-one-stack'],
     steadyClients,
     steadyProcesses: options['steady-processes'],
     controlServers,

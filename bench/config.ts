@@ -10,12 +10,22 @@ export interface BenchConfig {
   warmupS: number;
   /** Concurrent client connections (closed loop) for assign, limit, http and peer. */
   clients: number;
-  /** Media servers of the stack for assign, http and peer (the storm always starts 3). */
+  /** Media servers of the stack for assign, http and peer (the storm's: stormMedia). */
   mediaServers: number;
   rounds: number;
   stormClients: number;
   stormProcesses: number;
+  /** First joins per second at the storm's start (default 1000). */
+  stormRamp?: number;
   stormFailures: readonly FailureKind[];
+  /** The storm's fleet: brokers (default 1; behind HAProxy when more), media servers (3), Redis (no). */
+  stormBrokers?: number;
+  stormMedia?: number;
+  stormRedis?: boolean;
+  /** Several brokers: the HAProxy front, or every broker's URL in the SDK. */
+  stormFront?: 'haproxy' | 'sdk';
+  /** The failures one after another on one fleet instead of a fresh fleet for each. */
+  stormOneStack?: boolean;
   /** Shorter ping/heartbeat timing for the storm (quick runs); undefined: the CLI's defaults. */
   stormTiming?: {
     ping: { intervalMs: number; timeoutMs: number };

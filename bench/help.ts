@@ -28,7 +28,7 @@ export const benchOptions = {
     default: 3,
     min: 1,
     max: 8,
-    help: 'media servers beside the broker for assign, http and peer (all on the server core; the storm always has 3)',
+    help: 'media servers beside the broker for assign, http and peer (all on the server core; the storm: --storm-media)',
   },
   'storm-clients': {
     kind: 'int',
@@ -36,6 +36,13 @@ export const benchOptions = {
     min: 2,
     max: 20_000,
     help: 'simulated browsers in the storm',
+  },
+  'storm-ramp': {
+    kind: 'int',
+    default: 1000,
+    min: 10,
+    max: 10_000,
+    help: 'storm: first joins per second while the clients come (start-up, not the storm)',
   },
   'storm-processes': { kind: 'int', default: 2, min: 1, max: 16, help: 'client processes the storm uses' },
   'steady-clients': {
@@ -55,7 +62,34 @@ export const benchOptions = {
     default: ['50', '200', '1000'],
     help: 'steady: fake media servers sending load reports to one broker, one run per count',
   },
-  'storm-failures': { kind: 'list', default: ['kill', 'stop'], help: 'kill (SIGKILL) and/or stop (SIGSTOP)' },
+  'storm-failures': {
+    kind: 'list',
+    default: ['kill', 'stop'],
+    help: 'kill (SIGKILL) and/or stop (SIGSTOP) of the busiest media server, broker-kill (SIGKILL of a broker; needs --storm-brokers 2+)',
+  },
+  'storm-brokers': {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 4,
+    help: 'storm brokers; more than one needs --storm-redis and puts the HAProxy front of `usher stack --brokers N` before them',
+  },
+  'storm-front': {
+    kind: 'string',
+    default: 'haproxy',
+    help: 'several storm brokers: haproxy (one front URL, as docs/DEPLOY.md) or sdk (every broker URL in the SDK, spread over the clients)',
+  },
+  'storm-media': { kind: 'int', default: 3, min: 2, max: 8, help: 'storm media servers' },
+  'storm-redis': {
+    kind: 'bool',
+    default: false,
+    help: "start redis-server (no persistence) and share the storm brokers' room pins through it",
+  },
+  'storm-one-stack': {
+    kind: 'bool',
+    default: false,
+    help: 'run --storm-failures one after another on one fleet (default: a fresh fleet for each)',
+  },
   out: {
     kind: 'string',
     default: 'bench-results',

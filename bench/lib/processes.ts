@@ -45,8 +45,10 @@ export type LogRecord = Record<string, unknown>;
 
 export interface StartOptions {
   role: Role;
-  /** Arguments after `node` (script and its flags, or --import tsx …). */
+  /** Arguments after `node` (script and its flags, or --import tsx …), or after `command`. */
   nodeArgs: string[];
+  /** Another program instead of node (redis-server, haproxy), pinned and killed the same way. */
+  command?: string;
   env?: NodeJS.ProcessEnv;
   /** Open an IPC channel (load generators). */
   ipc?: boolean;
@@ -163,9 +165,9 @@ export class ProcessGroup {
   }
 
   start(name: string, options: StartOptions): Managed {
-    const nodeCommand = [process.execPath, ...options.nodeArgs];
+    const nodeCommand = [options.command ?? process.execPath, ...options.nodeArgs];
     const cpus = options.role === 'server' ? this.pin.serverCpus : this.pin.clientCpus;
-    // taskset execs node in place, so the pid (and the IPC channel's fd) stay the child's.
+    // taskset execs the program in place, so the pid (and the IPC channel's fd) stay the child's.
     const [command, ...args] = this.pin.enabled ? ['taskset', '-c', cpus, ...nodeCommand] : nodeCommand;
     const child = spawn(command!, args, {
       env: options.env ?? process.env,

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { LogRecord, Managed, ProcessGroup } from '../lib/processes.ts';
 
-const USHER_BIN = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
-const SERVERS_DIR = fileURLToPath(new URL('../servers/', import.meta.url));
+export const USHER_BIN = fileURLToPath(new URL('../../bin/usher.mjs', import.meta.url));
+export const SERVERS_DIR = fileURLToPath(new URL('../servers/', import.meta.url));
 
 export interface StackOptions {
   mediaCount: number;
@@ -37,20 +37,13 @@ export interface UsherStack {
   pids(): number[];
 }
 
-const isMsg =
+export const isMsg =
   (msg: string) =>
   (record: LogRecord): boolean =>
     record.msg === msg;
 
 export async function startUsherStack(group: ProcessGroup, options: StackOptions): Promise<UsherStack> {
-  const secret = randomBytes(32).toString('base64url');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    USHER_SECRET: secret,
-    // TURN credentials are part of every reply, as in a deployment with a relay.
-    USHER_TURN_SECRET: randomBytes(24).toString('base64url'),
-    USHER_LOG_LEVEL: options.logLevel ?? 'info',
-  };
+  const { secret, env } = stackEnv(options.logLevel);
   const timeoutMs = options.readyTimeoutMs ?? 20_000;
   const nodeFlags = options.nodeFlags ?? [];
   const broker = group.start('broker', {
@@ -69,30 +62,16 @@ export async function startUsherStack(group: ProcessGroup, options: StackOptions
   const brokerPort = Number(url.port);
   const brokerUrl = `http://127.0.0.1:${brokerPort}`;
   const media = await Promise.all(
-    Array.from({ length: options.mediaCount }, async (_, index) => {
-      const id = `m${index + 1}`;
-      const managed = group.start(`media ${id}`, {
-        role: 'server',
+    Array.from({ length: options.mediaCount }, (_, index) =>
+      startMediaServer(group, {
+        id: `m${index + 1}`,
+        brokerUrls: [brokerUrl],
         env,
-        nodeArgs: [
-          ...nodeFlags,
-          USHER_BIN,
-          'media',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '0',
-          '--id',
-          id,
-          '--broker',
-          brokerUrl,
-          ...(options.mediaArgs ?? []),
-        ],
-      });
-      const record = await managed.waitForRecord(isMsg('media server listening'), timeoutMs);
-      await managed.waitForRecord(isMsg('registered with broker'), timeoutMs);
-      return { id, url: String(record.url), process: managed };
-    }),
+        args: [...nodeFlags, USHER_BIN, 'media'],
+        mediaArgs: options.mediaArgs ?? [],
+        timeoutMs,
+      }),
+    ),
   );
   await waitForServers(brokerUrl, options.mediaCount, timeoutMs);
   return {
@@ -104,6 +83,56 @@ export async function startUsherStack(group: ProcessGroup, options: StackOptions
     secret,
     pids: () => [broker, ...media.map((m) => m.process)].filter((p) => p.running).map((p) => p.pid),
   };
+}
+
+/** The servers' shared environment: one secret, a TURN secret, the log level. */
+export function stackEnv(logLevel = 'info'): { secret: string; env: NodeJS.ProcessEnv } {
+  const secret = randomBytes(32).toString('base64url');
+  return {
+    secret,
+    env: {
+      ...process.env,
+      USHER_SECRET: secret,
+      // TURN credentials are part of every reply, as in a deployment with a relay.
+      USHER_TURN_SECRET: randomBytes(24).toString('base64url'),
+      USHER_LOG_LEVEL: logLevel,
+    },
+  };
+}
+
+export interface MediaStart {
+  id: string;
+  /** Every broker it registers with (http://…). */
+  brokerUrls: readonly string[];
+  env: NodeJS.ProcessEnv;
+  /** Node flags, the usher bin and `media`. */
+  args: string[];
+  mediaArgs: readonly string[];
+  timeoutMs: number;
+}
+
+/** `usher media` on a free port; resolves once it listens and one broker took its registration. */
+export async function startMediaServer(group: ProcessGroup, options: MediaStart): Promise<MediaProcess> {
+  const { id } = options;
+  const managed = group.start(`media ${id}`, {
+    role: 'server',
+    env: options.env,
+    nodeArgs: [
+      ...options.args,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--id',
+      id,
+      '--broker',
+      options.brokerUrls.join(','),
+      ...options.mediaArgs,
+    ],
+  });
+  const record = await managed.waitForRecord(isMsg('media server listening'), options.timeoutMs);
+  await managed.waitForRecord(isMsg('registered with broker'), options.timeoutMs);
+  return { id, url: String(record.url), process: managed };
 }
 
 export interface Health {

@@ -10,6 +10,7 @@ import {
   ratioTable,
   scaleTable,
   steadyTable,
+  stormLoadTable,
   stormTable,
   stormTargets,
 } from './table.ts';
@@ -30,6 +31,7 @@ if (report.ratios.length > 0) parts.push(ratioTable(report, true), '');
 if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report, true), '');
 if (report.storm.length > 0)
   parts.push(stormTable(report, true), '', ...stormTargets(report).map((line) => `- ${line}`), '');
+if (report.storm.some((s) => s.load !== undefined)) parts.push(stormLoadTable(report, true), '');
 if ((report.steady ?? []).length > 0) parts.push(steadyTable(report, true), '');
 if ((report.control ?? []).length > 0) parts.push(controlTable(report, true), '');
 if ((report.joinLatency ?? []).length > 0) parts.push(joinLatencyTable(report, true), '');

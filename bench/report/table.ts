@@ -1,5 +1,8 @@
 // The report as text: the measurement table, the ratios against the issue's targets and the
 // storm verdicts, for stdout and for docs/PERFORMANCE.md (Markdown) alike.
+
+import type { LoadWindow } from '../storm/load-sampler.ts';
+import type { StormPhaseResult } from '../storm/run-storm.ts';
 import type { BenchReport } from './types.ts';
 
 const fixed = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
@@ -89,6 +92,7 @@ export function stormTable(report: BenchReport, markdown = false): string {
     'affected',
     'detect p50/p99/max ms',
     'room rejoin p50/p99/max ms',
+    'broker answered p50/p99 ms, client back after it p50/p99 ms',
     'lost',
     'split',
     'false failovers',
@@ -96,11 +100,14 @@ export function stormTable(report: BenchReport, markdown = false): string {
     'media µs/ping',
   ];
   const rows = report.storm.map((s) => [
-    `${s.failure} ${s.victim}`,
+    stormName(s),
     String(s.clients),
-    `${s.affectedClients} in ${s.affectedRooms} rooms`,
+    `${s.affectedClients} in ${s.affectedRooms} rooms${s.failure === 'BROKER_SIGKILL' ? ` (${s.brokerSocketsLost} broker sockets lost)` : ''}`,
     `${whole(s.detectionMs.p50)} / ${whole(s.detectionMs.p99)} / ${whole(s.detectionMs.max)}`,
     `${whole(s.roomRejoinMs.p50)} / ${whole(s.roomRejoinMs.p99)} / ${whole(s.roomRejoinMs.max)}`,
+    s.brokerAnswerMs === undefined
+      ? '—'
+      : `${whole(s.brokerAnswerMs.p50)} / ${whole(s.brokerAnswerMs.p99)}, ${whole(s.afterAnswerMs.p50)} / ${whole(s.afterAnswerMs.p99)}`,
     String(s.lostSessions),
     String(s.splitRooms),
     String(s.falseFailovers),
@@ -110,16 +117,65 @@ export function stormTable(report: BenchReport, markdown = false): string {
   return renderTable(header, rows, markdown);
 }
 
+function stormName(s: StormPhaseResult): string {
+  return `${(s.step ?? 1) > 1 ? `then ` : ''}${s.failure} ${s.victim}`;
+}
+
+const pct = (value: number | undefined): string => (value === undefined ? '—' : `${Math.round(value)}`);
+
+/** Peak (and mean) load of the fleet's processes, sampled every 250 ms: joins, and each failure. */
+export function stormLoadTable(report: BenchReport, markdown = false): string {
+  const header = [
+    'storm window',
+    'seconds',
+    'load avg',
+    'broker core % peak (mean), each',
+    'Redis core % peak (mean)',
+    'Redis commands/s peak (mean)',
+    'HAProxy core % peak (mean)',
+    'media core % peak, all',
+    'client core % peak, all (busiest process)',
+  ];
+  const rows: string[][] = [];
+  const row = (name: string, load: LoadWindow, loadAverage: number | undefined): void => {
+    const brokers = Object.keys(load.cpu)
+      .filter((key) => key.startsWith('broker '))
+      .map((key) => `${key.slice(7)} ${pct(load.cpu[key]!.peakPct)} (${pct(load.cpu[key]!.meanPct)})`);
+    const one = (key: string): string =>
+      load.cpu[key] === undefined ? '—' : `${pct(load.cpu[key]!.peakPct)} (${pct(load.cpu[key]!.meanPct)})`;
+    rows.push([
+      name,
+      fixed(load.seconds, 1),
+      loadAverage === undefined ? '—' : fixed(loadAverage, 1),
+      brokers.join(', '),
+      one('redis'),
+      load.redis === undefined
+        ? '—'
+        : `${whole(load.redis.peakOpsPerSecond)} (${whole(load.redis.meanOpsPerSecond)})`,
+      one('haproxy'),
+      pct(load.cpu.media?.peakPct),
+      `${pct(load.cpu['client processes']?.peakPct)} (${pct(load.busiestProcessPeakPct['client processes'])})`,
+    ]);
+  };
+  for (const s of report.storm) {
+    if (s.load === undefined) continue;
+    if (s.rampLoad !== undefined) row(`${s.clients} first joins`, s.rampLoad, undefined);
+    if (s.steadyLoad !== undefined) row(`quiet before ${stormName(s)}`, s.steadyLoad, undefined);
+    row(stormName(s), s.load, s.loadAverage);
+  }
+  return renderTable(header, rows, markdown);
+}
+
 export function stormTargets(report: BenchReport): string[] {
   const lines: string[] = [];
   for (const s of report.storm) {
     const t = s.targets;
     const mark = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     lines.push(
-      `${s.failure}: detection p99 ${whole(s.detectionMs.p99)} ms ≤ ${t.detectionP99Ms.limit} ms ${mark(t.detectionP99Ms.met)}; ` +
+      `${stormName(s)}: detection p99 ${whole(s.detectionMs.p99)} ms ≤ ${t.detectionP99Ms.limit} ms ${mark(t.detectionP99Ms.met)}; ` +
         `room rejoin p99 ${whole(s.roomRejoinMs.p99)} ms ≤ ${t.roomRejoinP99Ms.limit} ms ${mark(t.roomRejoinP99Ms.met)}; ` +
         `lost ${s.lostSessions} ${mark(t.lost)}; split ${s.splitRooms} ${mark(t.split)}; ` +
-        `false failovers ${s.falseFailovers} ${mark(t.falseFailovers)}; ` +
+        `false failovers ${s.falseFailovers}${s.falseFailovers > 0 ? ` ${JSON.stringify(s.falseFailoverReasons ?? {})}` : ''} ${mark(t.falseFailovers)}; ` +
         `every affected client rejoined ${mark(t.everyoneRejoined)} (${s.affectedNotRejoined} not)`,
     );
   }
@@ -249,6 +305,7 @@ export function textReport(report: BenchReport): string {
   if (report.ratios.length > 0) parts.push(ratioTable(report), '');
   if ((report.calibration ?? []).length > 0) parts.push(calibrationTable(report), '');
   if (report.storm.length > 0) parts.push(stormTable(report), '', ...stormTargets(report), '');
+  if (report.storm.some((s) => s.load !== undefined)) parts.push(stormLoadTable(report), '');
   if ((report.steady ?? []).length > 0) parts.push(steadyTable(report), '');
   if ((report.control ?? []).length > 0) parts.push(controlTable(report), '');
   if ((report.joinLatency ?? []).length > 0) parts.push(joinLatencyTable(report), '');

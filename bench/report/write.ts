@@ -26,7 +26,8 @@ export function writeReport(report: BenchReport, dir: string): string[] {
   }
   for (const phase of report.storm) {
     const svg = stormChart(phase);
-    write(`storm-${phase.failure.toLowerCase()}.svg`, svg);
+    const step = (phase.step ?? 1) > 1 ? `-step${phase.step}` : '';
+    write(`storm-${phase.failure.toLowerCase()}${step}.svg`, svg);
     charts.push(svg);
   }
   write(

@@ -22,6 +22,7 @@ function client(
     sessionId: `s${index}`,
     failovers: [],
     fatal: null,
+    brokerSocketLostAt: [],
     ...extra,
   };
 }
@@ -36,6 +37,7 @@ function movedTo(serverId: string, detectedAfter: number, rejoinedAfter: number)
         reason: 'closed',
         lastPongAt: T0 - 500,
         detectedAt: T0 + detectedAfter,
+        assignedAt: T0 + detectedAfter + 40,
         rejoinedAt: T0 + rejoinedAfter,
         attempts: 1,
         errors: [],
@@ -66,6 +68,8 @@ describe('analyzeStorm', () => {
     assert.equal(verdict.affectedRooms, 1);
     assert.equal(verdict.detectionMs.max, 12);
     assert.deepEqual([verdict.roomRejoinMs.n, verdict.roomRejoinMs.max], [1, 350]);
+    assert.deepEqual([verdict.brokerAnswerMs.n, verdict.brokerAnswerMs.max], [2, 52]);
+    assert.deepEqual([verdict.afterAnswerMs.n, verdict.afterAnswerMs.max], [2, 298]);
     assert.equal(verdict.lostSessions, 0);
     assert.equal(verdict.splitRooms, 0);
     assert.equal(verdict.falseFailovers, 0);
@@ -85,8 +89,47 @@ describe('analyzeStorm', () => {
     assert.equal(verdict.splitRooms, 1, 'room b has one joined member left: lost, not split');
     assert.equal(verdict.roomRejoinMs.n, 0, 'a split room is not rejoined');
     assert.equal(verdict.falseFailovers, 1);
+    assert.deepEqual(verdict.falseFailoverReasons, { closed: 1 });
+    assert.ok(verdict.anomalies.some((anomaly) => anomaly.why === 'false failover' && anomaly.room === 'b'));
     assert.equal(verdict.lostSessions, 2);
     assert.deepEqual(verdict.lostDetail, { notJoined: 1, newPeerId: 1, fatal: { GAVE_UP: 1 } });
+    assert.equal(verdict.splitRoomsBefore, 0, 'nothing was split at the failure');
+    const split = verdict.anomalies.find((anomaly) => anomaly.why === 'split');
+    assert.equal(split?.room, 'a');
+    assert.deepEqual(
+      split?.members.map((member) => [member.serverBefore, member.serverAfter]),
+      [
+        ['m1', 'm3'],
+        ['m1', 'm2'],
+      ],
+    );
+  });
+});
+
+describe('analyzeStorm after a broker kill', () => {
+  test('no media server failed: nobody is affected, any failover is false, lost broker sockets are counted', () => {
+    const before = [client(0, 'a', 'm1'), client(1, 'a', 'm1'), client(2, 'b', 'm2'), client(3, 'b', 'm2')];
+    const after = [
+      client(0, 'a', 'm1', { brokerSocketLostAt: [T0 + 3] }),
+      client(1, 'a', 'm1', { brokerSocketLostAt: [T0 - 5000] }),
+      client(2, 'b', 'm2', { brokerSocketLostAt: [T0 - 5000, T0 + 4] }),
+      client(3, 'b', 'm3', movedTo('m3', 900, 1000)),
+    ];
+    const verdict = analyzeStorm({
+      before,
+      after,
+      victim: 'broker b1',
+      t0: T0,
+      requestTimes: [],
+      horizonMs: 1000,
+    });
+    assert.equal(verdict.affectedClients, 0);
+    assert.equal(verdict.detectionMs.n, 0);
+    assert.equal(verdict.brokerSocketsLost, 2, 'a loss before the kill is not the kill');
+    assert.equal(verdict.falseFailovers, 1);
+    assert.equal(verdict.splitRooms, 1, 'room b on m2 and m3');
+    assert.equal(verdict.splitRoomsBefore, 0);
+    assert.equal(verdict.lostSessions, 0);
   });
 });
 

@@ -21,16 +21,32 @@ export interface StormVerdict {
   roomRejoinMs: Spread;
   /** ms from the kill/stop to each affected client's own rejoin. */
   clientRejoinMs: Spread;
+  /** ms from the kill/stop to the broker's answer that client rejoined with (the broker's part). */
+  brokerAnswerMs: Spread;
+  /** ms from that answer to the client's rejoin (media WebSocket, join, ICE restarts: the rest). */
+  afterAnswerMs: Spread;
   affectedNotRejoined: number;
   /** Sessions not joined at the end, ended with an error, or back under another peer id. */
   lostSessions: number;
   lostDetail: { notJoined: number; newPeerId: number; fatal: Record<string, number> };
   /** Rooms whose joined members are on more than one server at the end. */
   splitRooms: number;
+  /** The same at the moment of the failure (a split the failure did not cause). */
+  splitRoomsBefore: number;
+  /** The first few split rooms and clients not back, for diagnosis: who was where, in what state. */
+  anomalies: Array<{
+    why: 'split' | 'not rejoined' | 'false failover';
+    room: string;
+    members: MemberState[];
+  }>;
   /** Clients of healthy servers that failed over anyway. */
   falseFailovers: number;
+  /** Why they did, by the SDK's reason (ping-timeout: a late server; closed; migrate: told to). */
+  falseFailoverReasons: Record<string, number>;
   /** Failover attempts that failed, by error code. */
   attemptErrors: Record<string, number>;
+  /** Clients whose broker socket the broker's side ended after the failure (a broker killed). */
+  brokerSocketsLost: number;
   maxAttempts: number;
   broker: {
     requests: number;
@@ -44,6 +60,17 @@ export interface StormVerdict {
     detectionBins: number[];
   };
 }
+
+export interface MemberState {
+  index: number;
+  state: string;
+  serverBefore: string | null;
+  serverAfter: string | null;
+  /** Failovers since the failure: from → to (to '' while unfinished), why, detection ms after t0. */
+  failovers: string[];
+}
+
+const MAX_ANOMALIES = 10;
 
 export interface AnalyzeInput {
   /** Each client's record at the moment of the failure (who was where). */
@@ -93,17 +120,26 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
 
   const detection: number[] = [];
   const clientRejoin: number[] = [];
+  const brokerAnswer: number[] = [];
+  const afterAnswer: number[] = [];
   const detectionTimes: number[] = [];
   const attemptErrors: Record<string, number> = {};
   let affectedClients = 0;
   let affectedNotRejoined = 0;
   let falseFailovers = 0;
+  const falseFailoverReasons: Record<string, number> = {};
+  const falseFailoverRooms: string[] = [];
   let maxAttempts = 0;
   for (const record of input.after) {
     const failover = failoverAfter(record, t0);
     const affected = serverBefore.get(record.index) === victim;
     if (!affected) {
-      if (failover !== undefined) falseFailovers += 1;
+      if (failover !== undefined) {
+        falseFailovers += 1;
+        falseFailoverReasons[failover.reason] = (falseFailoverReasons[failover.reason] ?? 0) + 1;
+        if (falseFailoverRooms.length < 3 && !falseFailoverRooms.includes(record.room))
+          falseFailoverRooms.push(record.room);
+      }
       continue;
     }
     affectedClients += 1;
@@ -115,8 +151,13 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     detectionTimes.push(failover.detectedAt);
     maxAttempts = Math.max(maxAttempts, failover.attempts);
     for (const code of failover.errors) attemptErrors[code] = (attemptErrors[code] ?? 0) + 1;
-    if (failover.rejoinedAt > 0 && record.state === 'joined') clientRejoin.push(failover.rejoinedAt - t0);
-    else affectedNotRejoined += 1;
+    if (failover.rejoinedAt > 0 && record.state === 'joined') {
+      clientRejoin.push(failover.rejoinedAt - t0);
+      if (failover.assignedAt > 0) {
+        brokerAnswer.push(failover.assignedAt - t0);
+        afterAnswer.push(failover.rejoinedAt - failover.assignedAt);
+      }
+    } else affectedNotRejoined += 1;
   }
 
   const roomRejoin: number[] = [];
@@ -140,6 +181,45 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
       roomRejoin.push(Math.max(...rejoins) - t0);
   }
 
+  const splitOf = (records: readonly ClientRecord[]): Set<string> => {
+    const servers = new Map<string, Set<string>>();
+    for (const record of records) {
+      if (record.state !== 'joined' || record.serverId === null) continue;
+      const set = servers.get(record.room) ?? new Set<string>();
+      set.add(record.serverId);
+      servers.set(record.room, set);
+    }
+    return new Set([...servers].filter(([, set]) => set.size > 1).map(([room]) => room));
+  };
+  const splitBefore = splitOf(input.before);
+  const anomalies: StormVerdict['anomalies'] = [];
+  const membersOf = (room: string): MemberState[] =>
+    (members.get(room) ?? []).map((record) => ({
+      index: record.index,
+      state: record.state,
+      serverBefore: serverBefore.get(record.index) ?? null,
+      serverAfter: record.serverId,
+      failovers: record.failovers
+        .filter((failover) => failover.detectedAt >= t0)
+        .map(
+          (failover) =>
+            `${failover.from}→${failover.to} (${failover.reason}) at ${Math.round(failover.detectedAt - t0)} ms`,
+        ),
+    }));
+  for (const room of falseFailoverRooms)
+    anomalies.push({ why: 'false failover', room, members: membersOf(room) });
+  for (const room of splitOf(input.after)) {
+    if (anomalies.length < MAX_ANOMALIES) anomalies.push({ why: 'split', room, members: membersOf(room) });
+  }
+  for (const record of input.after) {
+    if (anomalies.length >= MAX_ANOMALIES) break;
+    if (serverBefore.get(record.index) !== victim) continue;
+    const failover = failoverAfter(record, t0);
+    const back = failover !== undefined && failover.rejoinedAt > 0 && record.state === 'joined';
+    if (!back && !anomalies.some((anomaly) => anomaly.room === record.room))
+      anomalies.push({ why: 'not rejoined', room: record.room, members: membersOf(record.room) });
+  }
+
   const fatal: Record<string, number> = {};
   let notJoined = 0;
   let newPeerId = 0;
@@ -153,6 +233,10 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     if (lost) lostSessions += 1;
   }
 
+  const brokerSocketsLost = input.after.filter((record) =>
+    record.brokerSocketLostAt.some((at) => at >= t0),
+  ).length;
+
   const bins = bin(input.requestTimes, t0, input.horizonMs);
   const detectionBins = bin(detectionTimes, t0, input.horizonMs);
   return {
@@ -163,12 +247,18 @@ export function analyzeStorm(input: AnalyzeInput): StormVerdict {
     detectionMs: spread(detection),
     roomRejoinMs: spread(roomRejoin),
     clientRejoinMs: spread(clientRejoin),
+    brokerAnswerMs: spread(brokerAnswer),
+    afterAnswerMs: spread(afterAnswer),
     affectedNotRejoined,
     lostSessions,
     lostDetail: { notJoined, newPeerId, fatal },
     splitRooms,
+    splitRoomsBefore: splitBefore.size,
+    anomalies,
     falseFailovers,
+    falseFailoverReasons,
     attemptErrors,
+    brokerSocketsLost,
     maxAttempts,
     broker: {
       requests: input.requestTimes.filter((time) => time >= t0 && time < t0 + input.horizonMs).length,

@@ -14,6 +14,7 @@ export class LeanWebSocket implements WebSocketLike {
   onclose: ((event: { code: number; reason: string }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
   #state = CONNECTING;
+  #closedByUs = false;
   readonly #ws: LeanWs;
 
   constructor(url: string) {
@@ -24,9 +25,13 @@ export class LeanWebSocket implements WebSocketLike {
           this.#state = OPEN;
           this.onopen?.({});
         },
-        onText: (_ws, text) => this.onmessage?.({ data: text }),
+        onText: (_ws, text) => {
+          this.receivedText(text);
+          this.onmessage?.({ data: text });
+        },
         onClose: (_ws, code, reason) => {
           this.#state = CLOSED;
+          if (!this.#closedByUs) this.closedByPeer(code);
           // As in browsers: an abnormal end fires `error` first, then `close` with 1006.
           if (code === 1006) this.onerror?.({});
           this.onclose?.({ code, reason });
@@ -36,6 +41,12 @@ export class LeanWebSocket implements WebSocketLike {
       { handshakeTimeoutMs: 30_000 },
     );
   }
+
+  /** Every text frame, before the page sees it: a subclass may note it. */
+  protected receivedText(_text: string): void {}
+
+  /** The server or the network ended it (not close()): a subclass may note it. */
+  protected closedByPeer(_code: number): void {}
 
   get readyState(): number {
     return this.#state;
@@ -49,6 +60,7 @@ export class LeanWebSocket implements WebSocketLike {
   close(code = 1000): void {
     if (this.#state === CLOSED || this.#state === CLOSING) return;
     this.#state = CLOSING;
+    this.#closedByUs = true;
     this.#ws.close(code);
   }
 }

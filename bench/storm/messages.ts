@@ -3,8 +3,9 @@ import type { ClientRecord } from './storm-client.ts';
 
 export interface StartMessage {
   type: 'start';
-  /** ws://…/v1/session */
-  brokerUrl: string;
+  /** ws://…/v1/session: the front's or the one broker's; with several (no front), client i
+   *  gets them all starting at i mod n, so the clients are spread and each can fall back. */
+  brokerUrls: string[];
   clients: Array<{ index: number; room: string }>;
   /** First joins per second from this process (start-up is paced, it is not the storm). */
   rampPerSecond: number;
@@ -21,6 +22,8 @@ export interface StatusMessage {
   servers: Record<string, number>;
   /** Clients whose first join failed for good. */
   failedFirstJoins: number;
+  /** Error codes of failed first-join attempts (retried ones included). */
+  firstJoinErrors: Record<string, number>;
 }
 
 export interface ReportMessage {

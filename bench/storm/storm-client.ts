@@ -18,6 +18,8 @@ export interface FailoverRecord {
   reason: string;
   lastPongAt: number;
   detectedAt: number;
+  /** When the broker's last answer (session.assigned) of this failover arrived; 0 before. */
+  assignedAt: number;
   /** 0 while not rejoined. */
   rejoinedAt: number;
   /** Broker requests made for this failover. */
@@ -37,11 +39,14 @@ export interface ClientRecord {
   failovers: FailoverRecord[];
   /** Why the session ended, when it did. */
   fatal: string | null;
+  /** Epoch ms of each broker socket the broker's side ended (a killed broker), bounded. */
+  brokerSocketLostAt: number[];
 }
 
 export interface StormClientOptions {
   index: number;
-  brokerUrl: string;
+  /** Tried in order (the SDK's BrokerPool). */
+  brokerUrls: string[];
   room: string;
   clock: Clock;
   /** Called at every broker request (its time feeds the per-100 ms peak). */
@@ -50,16 +55,37 @@ export interface StormClientOptions {
 
 const MAX_ERRORS_KEPT = 20;
 const SESSION_REQUEST_PREFIX = '{"type":"session.request"';
+const SESSION_ASSIGNED_PREFIX = '{"type":"session.assigned"';
+const BROKER_PATH = '/v1/session';
 
 /** The browser WebSocket API on the bench's lean client, noting each session.request the SDK
  *  sends: the broker request count is taken on the wire, not from the SDK's own bookkeeping.
  *  (Hundreds of browsers share one core here, unlike real ones: on the `ws` library's client
  *  the storm's times measured that client's cost more than Usher's; docs/PERFORMANCE.md.) */
-function countingWebSocket(onRequest: () => void): WebSocketConstructor {
+function countingWebSocket(
+  onRequest: () => void,
+  onAssigned: () => void,
+  onBrokerLost: () => void,
+): WebSocketConstructor {
   return class CountingWebSocket extends LeanWebSocket {
+    readonly #toBroker: boolean;
+
+    constructor(url: string) {
+      super(url);
+      this.#toBroker = new URL(url).pathname === BROKER_PATH;
+    }
+
     override send(data: string): void {
       if (data.startsWith(SESSION_REQUEST_PREFIX)) onRequest();
       super.send(data);
+    }
+
+    protected override receivedText(text: string): void {
+      if (this.#toBroker && text.startsWith(SESSION_ASSIGNED_PREFIX)) onAssigned();
+    }
+
+    protected override closedByPeer(): void {
+      if (this.#toBroker) onBrokerLost();
     }
   };
 }
@@ -79,14 +105,25 @@ export class StormClient {
       sessionId: null,
       failovers: [],
       fatal: null,
+      brokerSocketLostAt: [],
     };
     const session = new UsherSession({
-      brokerUrl: options.brokerUrl,
+      brokerUrls: options.brokerUrls,
       room: options.room,
       name: `c${options.index}`,
       localStream: null,
       clock,
-      WebSocket: countingWebSocket(() => options.onBrokerRequest(clock.now())),
+      WebSocket: countingWebSocket(
+        () => options.onBrokerRequest(clock.now()),
+        () => {
+          const failover = this.record.failovers.at(-1);
+          if (failover !== undefined && failover.rejoinedAt === 0) failover.assignedAt = clock.now();
+        },
+        () => {
+          if (this.record.brokerSocketLostAt.length < MAX_ERRORS_KEPT)
+            this.record.brokerSocketLostAt.push(clock.now());
+        },
+      ),
       createPeerConnection: fakeRtc(`c${options.index}-`).create,
       // A fake RTC has no stats worth sampling; the storm measures signaling, not quality.
       qualityIntervalMs: 0,
@@ -113,6 +150,7 @@ export class StormClient {
         reason: event.reason,
         lastPongAt: event.lastPongAt,
         detectedAt: event.detectedAt,
+        assignedAt: 0,
         rejoinedAt: 0,
         attempts: 0,
         errors: [],

@@ -14,13 +14,15 @@ export interface FrontConfigOptions {
   readonly tlsPemFile?: string;
   /** Checked every 200 ms; one failure takes a broker out, one success puts it back. */
   readonly checkPath?: string;
+  /** Concurrent client connections (default 4000); every SDK session keeps one open. */
+  readonly maxConnections?: number;
 }
 
 export function haproxyConfig(options: FrontConfigOptions): string {
   const checkPath = options.checkPath ?? '/readyz';
   return [
     'global',
-    '  maxconn 4000',
+    `  maxconn ${options.maxConnections ?? 4000}`,
     'defaults',
     '  mode http',
     '  timeout connect 2s',
