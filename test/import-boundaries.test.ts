@@ -96,6 +96,8 @@ const BENCH_SEAMS = [
   // the HAProxy front `usher stack --brokers N` runs.
   'server/broker/redis-pin-store.ts',
   'server/cli/haproxy-config.ts',
+  // The same throwaway redis-server `usher stack --redis` runs.
+  'server/cli/ephemeral-redis.ts',
 ];
 
 describe('import boundaries', () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ephemeralRedisArgs, REDIS_SERVER } from '../../server/cli/ephemeral-redis.ts';
 import { haproxyConfig } from '../../server/cli/haproxy-config.ts';
 import type { Managed, ProcessGroup } from '../lib/processes.ts';
 import { RedisInfoClient } from '../lib/redis-info.ts';
@@ -20,7 +21,7 @@ import {
   waitForServers,
 } from './servers.ts';
 
-const REDIS_SERVER = process.env.USHER_BENCH_REDIS_SERVER ?? '/usr/bin/redis-server';
+const REDIS_SERVER_PATH = process.env.USHER_BENCH_REDIS_SERVER ?? REDIS_SERVER;
 const HAPROXY = process.env.USHER_BENCH_HAPROXY ?? '/usr/sbin/haproxy';
 
 export interface FleetOptions {
@@ -118,20 +119,9 @@ export async function startUsherFleet(group: ProcessGroup, options: FleetOptions
       const port = await freePort();
       const managed = group.start('redis', {
         role: 'server',
-        command: REDIS_SERVER,
+        command: REDIS_SERVER_PATH,
         // As `usher stack --redis`: no persistence, loopback only.
-        nodeArgs: [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          dir,
-        ],
+        nodeArgs: ephemeralRedisArgs(port, dir),
       });
       await poll(
         `redis-server on ${port} did not answer PING`,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsherConfigError } from '../common/config-error.ts';
 import { isLoopbackHost } from '../common/tls.ts';
+import { ephemeralRedisArgs, REDIS_SERVER } from './ephemeral-redis.ts';
 import { haproxyConfig } from './haproxy-config.ts';
 import { ensureLanCertificate, type LanCertificate, lanAddresses, trustInstructions } from './lan-cert.ts';
 import { formatLogLine } from './log-format.ts';
@@ -83,7 +84,6 @@ A server that dies is started again after 1 s (up to 30 s if it keeps dying); Ct
 );
 
 const TURNSERVER = '/usr/bin/turnserver';
-const REDIS_SERVER = '/usr/bin/redis-server';
 const HAPROXY = '/usr/sbin/haproxy';
 /** Generous: a busy two-core machine takes seconds to start each TypeScript process. */
 const STARTUP_WAIT_MS = 60_000;
@@ -162,18 +162,7 @@ export async function runStack(argv: string[], env: NodeJS.ProcessEnv): Promise<
       const redis = await supervisor.start({
         name: 'redis',
         command: REDIS_SERVER,
-        args: [
-          '--port',
-          String(options['redis-port']),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          runDir,
-        ],
+        args: ephemeralRedisArgs(options['redis-port'], runDir),
         env: childEnv,
         ready: (line) => line.includes('Ready to accept connections'),
       });

@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ephemeralRedisArgs, REDIS_SERVER } from '../../cli/ephemeral-redis.ts';
 
-const REDIS_SERVER = process.env.USHER_TEST_REDIS_SERVER ?? '/usr/bin/redis-server';
+const REDIS_SERVER_PATH = process.env.USHER_TEST_REDIS_SERVER ?? REDIS_SERVER;
 const READY_TIMEOUT_MS = 10_000;
 
 export interface TestRedis {
@@ -40,23 +41,10 @@ export async function startRedis(t?: Cleanup, extraArgs: readonly string[] = [])
   let output = '';
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(
-      REDIS_SERVER,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        ...extraArgs,
-      ],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const proc = spawn(REDIS_SERVER_PATH, [...ephemeralRedisArgs(port, dir), ...extraArgs], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = proc;
     proc.stdout?.on('data', (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-4000);
@@ -66,7 +54,7 @@ export async function startRedis(t?: Cleanup, extraArgs: readonly string[] = [])
     });
     const failed = new Promise<never>((_resolve, reject) => {
       proc.once('error', (error) =>
-        reject(new Error(`cannot run ${REDIS_SERVER} (apt-get install redis-server): ${error.message}`)),
+        reject(new Error(`cannot run ${REDIS_SERVER_PATH} (apt-get install redis-server): ${error.message}`)),
       );
       proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
     });
