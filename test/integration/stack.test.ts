@@ -153,7 +153,15 @@ test('usher stack restarts a killed broker while the media servers keep running,
     output,
   );
   const readyz = `http://127.0.0.1:${ports.broker}/readyz`;
-  assert.equal((await fetch(readyz)).status, 200);
+  const answersReady = async (): Promise<true | undefined> => {
+    try {
+      return (await fetch(readyz)).status === 200 ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  // The banner comes first; the media servers' registrations and the warm-up follow it.
+  await until('/readyz to answer 200', answersReady);
 
   process.kill(brokerPid, 'SIGKILL');
   const restarted = await until('the broker to be started again', () => {
@@ -162,13 +170,7 @@ test('usher stack restarts a killed broker while the media servers keep running,
   });
   assert.notEqual(restarted, brokerPid);
   assert.match(output, new RegExp(`broker \\(pid ${brokerPid}\\) exited \\(SIGKILL\\); restarting in 1 s`));
-  await until('/readyz to answer 200 again', async () => {
-    try {
-      return (await fetch(readyz)).status === 200 ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  await until('/readyz to answer 200 again', answersReady);
   for (const pid of mediaPids) assert.ok(alive(pid!), `media server ${pid} kept running`);
   assert.doesNotMatch(output, /media-\d restarted/, 'no media server was restarted');
 
