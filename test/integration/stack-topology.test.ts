@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import type { RetryingEvent } from '../../web/sdk/rejoin.ts';
 import {
+  httpStatus,
   type Member,
   NewcomerStream,
   newMember,
@@ -47,16 +48,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function status(url: string): Promise<number | undefined> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch {
-    return undefined;
   }
 }
 
@@ -148,8 +139,13 @@ test('usher stack --brokers 2 --redis: clients through the front survive a broke
   assert.match(output, new RegExp(`Open http://localhost:${ports.front}/\\?room=lobby`), output.slice(-3000));
   const front = `http://127.0.0.1:${ports.front}`;
   const frontSession = `ws://127.0.0.1:${ports.front}/v1/session`;
-  const brokerReady = (index: number) => status(`http://127.0.0.1:${ports.brokers + index}/readyz`);
-  assert.equal(await status(`${front}/readyz`), 200);
+  const brokerReady = (index: number) => httpStatus(`http://127.0.0.1:${ports.brokers + index}/readyz`);
+  // The banner comes first; the media servers' registrations and the warm-up follow it.
+  await waitUntil(
+    async () => (await httpStatus(`${front}/readyz`)) === 200,
+    'the front to answer /readyz 200',
+    30_000,
+  );
   const mediaPids = ['media-1', 'media-2', 'media-3'].map(currentPid);
   const startedAt = Date.now();
 
