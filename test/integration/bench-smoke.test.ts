@@ -13,6 +13,14 @@ import {
 } from '../../bench/storm/run-storm.ts';
 
 const FAILURES: FailureKind[] = ['SIGKILL', 'SIGSTOP'];
+/** Short timing keeps each storm to seconds; the bench itself uses the CLI defaults. */
+const SMOKE_TIMING = {
+  ping: { intervalMs: 200, timeoutMs: 600 },
+  heartbeat: { intervalMs: 200, timeoutMs: 800 },
+  rampPerSecond: 300,
+  settleMs: 500,
+  deadlineMs: 20_000,
+};
 
 describe('bench smoke: failover storm', { timeout: 120_000 }, () => {
   for (const failure of FAILURES) {
@@ -23,12 +31,7 @@ describe('bench smoke: failover storm', { timeout: 120_000 }, () => {
         clients: 60,
         failure,
         processes: 2,
-        // Short timing keeps the test to seconds; the bench itself uses the CLI defaults.
-        ping: { intervalMs: 200, timeoutMs: 600 },
-        heartbeat: { intervalMs: 200, timeoutMs: 800 },
-        rampPerSecond: 300,
-        settleMs: 500,
-        deadlineMs: 20_000,
+        ...SMOKE_TIMING,
       });
       const detail = JSON.stringify({
         affected: result.affectedClients,
@@ -85,11 +88,7 @@ describe('bench smoke: failover storm on a fleet', { timeout: 180_000 }, () => {
         mediaCount: 5,
         front,
         processes: 2,
-        ping: { intervalMs: 200, timeoutMs: 600 },
-        heartbeat: { intervalMs: 200, timeoutMs: 800 },
-        rampPerSecond: 300,
-        settleMs: 500,
-        deadlineMs: 20_000,
+        ...SMOKE_TIMING,
       });
       assert.deepEqual(
         phases.map((phase) => phase.failure),
