@@ -4,6 +4,7 @@ import { UsherError } from '../../shared/errors.ts';
 import type {
   ControlOutbound,
   ControlParticipant,
+  ControlParticipantLeft,
   LoadReport,
   RemoveParticipant,
 } from '../../shared/protocol/control.ts';
@@ -113,22 +114,17 @@ export class Fleet {
 
   async report(server: MediaServer, load: LoadReport): Promise<void> {
     if (!server.healthy) return;
-    const { registry, webhooks } = this.options;
+    const { registry } = this.options;
     if (registry.report(server, load, this.options.now()))
       this.options.logger.info({ id: server.id }, 'media server draining');
-    // Leaves first: a report's leaves name memberships of earlier reports (control.ts).
-    for (const left of load.left ?? []) {
-      const gone = registry.memberLeft(server, left.room, left.peerId, left.joinedAt);
-      if (gone === undefined) continue;
-      webhooks?.left(
-        server,
-        left.room,
-        gone.member,
-        left.reason,
-        gone.emptied ? { openedAt: gone.openedAt } : undefined,
-      );
+    // In the order they happened on the server (control.ts).
+    for (const change of load.changes ?? []) {
+      if (change.event === 'left') this.left(server, change);
+      else {
+        const { event: _event, ...member } = change;
+        this.joined(server, [member]);
+      }
     }
-    this.joined(server, load.joined ?? []);
     await this.tolerateStore(
       this.options.assigner.roomsChanged(server, load.opened, load.closed),
       server,
@@ -170,6 +166,18 @@ export class Fleet {
       this.lostMembers.set(server.id, { server, timer });
     }
     metrics.serversLost.inc({ reason });
+  }
+
+  private left(server: MediaServer, left: ControlParticipantLeft): void {
+    const gone = this.options.registry.memberLeft(server, left.room, left.peerId, left.joinedAt);
+    if (gone === undefined) return;
+    this.options.webhooks?.left(
+      server,
+      left.room,
+      gone.member,
+      left.reason,
+      gone.emptied ? { openedAt: gone.openedAt } : undefined,
+    );
   }
 
   private joined(server: MediaServer, entries: readonly ControlParticipant[]): void {

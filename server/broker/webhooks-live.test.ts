@@ -85,6 +85,31 @@ describe('webhooks from a real fleet', () => {
     );
   });
 
+  test('a join and a leave between two heartbeats (one report): the same four events, in order', async (t) => {
+    const receiver = await startWebhookReceiver(t, API_KEYS);
+    const tb = await startBroker(t, {
+      apiKeys: API_KEYS,
+      webhookUrls: [receiver.url],
+      webhookDelivery: FAST,
+      heartbeat: { intervalMs: 2000, timeoutMs: 6000 },
+    });
+    await startMedia(t, 'm1', [tb.broker.url]);
+    await waitFor('the media server', async () => (await servers(tb)) === 1);
+    const bob = member(t, tb.broker.url, 'brief');
+    await bob.join();
+    await bob.leave();
+    await waitFor('the events', () => names(receiver.events, 'brief').length >= 4, 10_000);
+    assert.deepEqual(names(receiver.events, 'brief'), [
+      'room.started',
+      'participant.joined',
+      'participant.left',
+      'room.finished',
+    ]);
+    const left = receiver.of('participant.left')[0] as Extract<WebhookEvent, { event: 'participant.left' }>;
+    assert.equal(left.reason, 'left');
+    assert.equal(left.participant.name, `user${counter}`);
+  });
+
   test('a media server lost: server.lost, room.moved (dead), the member left as lost and joined on the new server', async (t) => {
     const receiver = await startWebhookReceiver(t, API_KEYS);
     const tb = await startBroker(t, {

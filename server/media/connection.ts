@@ -217,16 +217,19 @@ export class MediaConnection {
       return;
     }
     if (ctx.requireSeat) {
-      ctx.logger.debug({ code: 'TICKET_INVALID' }, 'join refused: broker ticket without a seat');
-      this.fail('TICKET_INVALID');
+      const code = ctx.seats.foreignRefusal(msg.ticket) ?? 'TICKET_INVALID';
+      ctx.logger.debug({ code }, 'join refused: broker ticket without a seat');
+      this.fail(code);
       return;
     }
     let claims: ReturnType<typeof verifyTicket>;
     try {
       claims = verifyTicket(ctx.keys, msg.ticket, ctx.serverId);
     } catch (error) {
+      // Another server's seat confirmation reads as an invalid ticket: say which it is.
       const code =
-        error instanceof UsherError && error.code.startsWith('TICKET_') ? error.code : 'TICKET_INVALID';
+        ctx.seats.foreignRefusal(msg.ticket) ??
+        (error instanceof UsherError && error.code.startsWith('TICKET_') ? error.code : 'TICKET_INVALID');
       ctx.logger.debug({ code }, 'join refused');
       this.fail(code);
       return;

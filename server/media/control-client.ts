@@ -7,12 +7,13 @@ import { createDecoder } from '../../shared/codec.ts';
 import { Limits } from '../../shared/protocol/common.ts';
 import {
   type Capacity,
+  type ControlMemberChange,
   ControlOutbound,
   type ControlParticipant,
   type ControlParticipantLeft,
   type LoadReport,
   MAX_REGISTERED_PARTICIPANTS,
-  MAX_REPORTED_PARTICIPANTS,
+  MAX_REPORTED_CHANGES,
   type Register,
   type Registered,
   type RemoveParticipant,
@@ -31,7 +32,8 @@ export interface ControlSnapshot {
   peers: number;
   rooms: number;
   draining: boolean;
-  roomList: { room: string; peers: number }[];
+  /** Every live room with its peers (for register). */
+  roomList(): { room: string; peers: number }[];
   /** Seats confirmed and not yet joined (reported so every broker counts them). */
   seats?: number;
   /** Every member of every live room (for register); none when absent. */
@@ -91,10 +93,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_WAIT_MS = 500;
 const decoder = createDecoder(ControlOutbound);
 
-function membershipKey(member: { room: string; peerId: string; joinedAt: number }): string {
-  return `${member.room}\n${member.peerId}\n${member.joinedAt}`;
-}
-
 /** ws(s)://<broker host>/v1/control for an http(s) broker URL. */
 export function controlUrl(brokerUrl: string): string {
   const url = new URL(brokerUrl);
@@ -116,21 +114,11 @@ export class ControlClient {
   private readonly opened = new Set<string>();
   private readonly closed = new Set<string>();
   /**
-   * Memberships that ended and began since the last report, sent in that order. Kept only
-   * while registering or registered (a register carries every member); `unsent` holds the
-   * joins not yet sent, so a leave of one is reported after it, never in the same report.
-   * `left`/`joined` gather the next report; a leave whose join is among `joined` closes that
-   * report into `sealed` (sent, with the next one, at the end of this event-loop turn) and
-   * starts the next with itself — so a churn of short joins costs one report per turn, not
-   * one per leave.
+   * Membership changes for the next heartbeat's report, in order; kept only while registering
+   * or registered (a register carries every member). A churn of joins costs the broker nothing
+   * between heartbeats, however short each membership is.
    */
-  private left: ControlParticipantLeft[] = [];
-  private joined: ControlParticipant[] = [];
-  private readonly unsent = new Set<string>();
-  /** The keys of `joined`: the joins of the report being gathered. */
-  private readonly gatheredJoins = new Set<string>();
-  private sealed: Array<{ left: ControlParticipantLeft[]; joined: ControlParticipant[] }> = [];
-  private sealedFlushScheduled = false;
+  private changes: ControlMemberChange[] = [];
   private socket: WebSocket | undefined;
   /** The seat answers of one event-loop turn leave in one write (the socket's TCP stream). */
   private answerBatch: TurnBatch | undefined;
@@ -168,47 +156,18 @@ export class ControlClient {
     if (!this.opened.delete(room)) this.closed.add(room);
   }
 
-  /** A member joined a room here (reported in the next load's `joined`). */
+  /** A member joined a room here (reported in the next load's `changes`). */
   memberJoined(member: ControlParticipant): void {
     if (this.state !== 'registering' && this.state !== 'registered') return;
-    const key = membershipKey(member);
-    this.joined.push(member);
-    this.unsent.add(key);
-    this.gatheredJoins.add(key);
+    this.changes.push({ event: 'joined', ...member });
     this.bound();
   }
 
-  /** A member left (reported in the next load's `left`, after its own `joined`). */
+  /** A membership ended (reported in the next load's `changes`, after its join). */
   memberLeft(member: ControlParticipantLeft): void {
     if (this.state !== 'registering' && this.state !== 'registered') return;
-    const key = membershipKey(member);
-    if (this.unsent.has(key) && this.state === 'registering') {
-      // Registering: the broker never hears of this membership at all.
-      this.unsent.delete(key);
-      this.gatheredJoins.delete(key);
-      this.joined = this.joined.filter((joined) => membershipKey(joined) !== key);
-      return;
-    }
-    if (this.gatheredJoins.has(key)) {
-      // Its join is in the report being gathered: close that report, and start the next with this leave.
-      this.sealed.push({ left: this.left, joined: this.joined });
-      this.left = [];
-      this.joined = [];
-      this.gatheredJoins.clear();
-      this.flushSealedSoon();
-    }
-    this.left.push(member);
+    this.changes.push({ event: 'left', ...member });
     this.bound();
-  }
-
-  /** Sealed reports go at the end of this event-loop turn, together with everything gathered by then. */
-  private flushSealedSoon(): void {
-    if (this.sealedFlushScheduled) return;
-    this.sealedFlushScheduled = true;
-    setImmediate(() => {
-      this.sealedFlushScheduled = false;
-      if (this.sealed.length > 0) this.reportNow();
-    });
   }
 
   /** Sends a load report now (draining changed). No-op while not registered. */
@@ -276,16 +235,10 @@ export class ControlClient {
     // The register carries the full room list: deltas start again from here.
     this.opened.clear();
     this.closed.clear();
-    this.left = [];
-    this.sealed = [];
     const members = snapshot.members?.() ?? [];
-    this.joined = members.slice(MAX_REGISTERED_PARTICIPANTS);
-    this.unsent.clear();
-    this.gatheredJoins.clear();
-    for (const member of this.joined) {
-      this.unsent.add(membershipKey(member));
-      this.gatheredJoins.add(membershipKey(member));
-    }
+    this.changes = members
+      .slice(MAX_REGISTERED_PARTICIPANTS)
+      .map((member): ControlMemberChange => ({ event: 'joined', ...member }));
     const message: Register = {
       type: 'register',
       v: 1,
@@ -295,7 +248,7 @@ export class ControlClient {
       capacity: options.capacity,
       ...(options.startedAt === undefined ? {} : { startedAt: options.startedAt }),
       draining: snapshot.draining,
-      rooms: snapshot.roomList,
+      rooms: snapshot.roomList(),
       ...(snapshot.members === undefined ? {} : { members: members.slice(0, MAX_REGISTERED_PARTICIPANTS) }),
     };
     socket.send(JSON.stringify(message));
@@ -362,7 +315,7 @@ export class ControlClient {
     this.setTimer(() => this.tick(socket), msg.heartbeat.intervalMs);
     this.options.logger.info({ broker: this.options.brokerUrl }, 'registered with broker');
     // Members beyond the register's share, and joins and leaves while it was answered.
-    if (this.joined.length > 0 || this.left.length > 0) this.sendLoad(socket);
+    if (this.changes.length > 0) this.sendLoad(socket);
   }
 
   private tick(socket: WebSocket): void {
@@ -386,55 +339,36 @@ export class ControlClient {
     let closed = [...this.closed];
     this.opened.clear();
     this.closed.clear();
-    const pending = [...this.sealed, { left: this.left, joined: this.joined }];
-    this.sealed = [];
-    this.left = [];
-    this.joined = [];
-    this.gatheredJoins.clear();
-    let sent = 0;
-    for (let { left, joined } of pending) {
-      if (sent > 0 && left.length === 0 && joined.length === 0) continue;
-      // Several reports when the changes exceed one's bounds: in order, so a leave follows its join.
-      do {
-        const leftNow =
-          left.length <= MAX_REPORTED_PARTICIPANTS ? left : left.slice(0, MAX_REPORTED_PARTICIPANTS);
-        left = leftNow === left ? [] : left.slice(MAX_REPORTED_PARTICIPANTS);
-        const joinedNow =
-          left.length > 0
-            ? []
-            : joined.length <= MAX_REPORTED_PARTICIPANTS
-              ? joined
-              : joined.slice(0, MAX_REPORTED_PARTICIPANTS);
-        joined = joinedNow === joined ? [] : joined.slice(joinedNow.length);
-        for (const member of joinedNow) this.unsent.delete(membershipKey(member));
-        const report: LoadReport = {
-          type: 'load',
-          v: 1,
-          peers: snapshot.peers,
-          rooms: snapshot.rooms,
-          draining: snapshot.draining,
-          opened,
-          closed,
-          ...(leftNow.length === 0 ? {} : { left: leftNow }),
-          ...(joinedNow.length === 0 ? {} : { joined: joinedNow }),
-          ...(snapshot.seats === undefined ? {} : { seats: snapshot.seats }),
-        };
-        opened = [];
-        closed = [];
-        socket.send(JSON.stringify(report));
-        sent++;
-      } while (left.length > 0 || joined.length > 0);
-    }
+    const changes = this.changes;
+    this.changes = [];
+    // Several reports, in order, when the changes exceed one's bounds.
+    let from = 0;
+    do {
+      const report: LoadReport = {
+        type: 'load',
+        v: 1,
+        peers: snapshot.peers,
+        rooms: snapshot.rooms,
+        draining: snapshot.draining,
+        opened,
+        closed,
+        ...(changes.length === 0 ? {} : { changes: changes.slice(from, from + MAX_REPORTED_CHANGES) }),
+        ...(snapshot.seats === undefined ? {} : { seats: snapshot.seats }),
+      };
+      opened = [];
+      closed = [];
+      from += MAX_REPORTED_CHANGES;
+      socket.send(JSON.stringify(report));
+    } while (from < changes.length);
   }
 
-  /** Changes beyond one report's bounds go at once (while registering, they wait: see memberLeft). */
+  /** Changes beyond one report's bounds go at once (while registering, they wait for `registered`). */
   private bound(): void {
-    let pending = this.left.length + this.joined.length;
-    for (const report of this.sealed) pending += report.left.length + report.joined.length;
-    if (pending < MAX_REPORTED_PARTICIPANTS) return;
+    const pending = this.changes.length;
+    if (pending < MAX_REPORTED_CHANGES) return;
     if (this.state === 'registered') this.reportNow();
     // A register unanswered under heavy churn: start over with a fresh register (the full list).
-    else if (pending > 10 * MAX_REPORTED_PARTICIPANTS && this.socket !== undefined)
+    else if (pending > 10 * MAX_REPORTED_CHANGES && this.socket !== undefined)
       this.end(this.socket, 'report-overflow');
   }
 

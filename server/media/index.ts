@@ -178,7 +178,7 @@ export async function createMediaServer(options: MediaServerOptions): Promise<Me
         peers: rooms.peerCount,
         rooms: rooms.roomCount,
         draining: server.stats().draining,
-        roomList: [...rooms.list()],
+        roomList: () => [...rooms.list()],
         seats: seats.size,
         members: () => {
           const members: ControlParticipant[] = [];

@@ -58,6 +58,8 @@ export type ClaimResult =
 export class SeatBook {
   private readonly key: Uint8Array;
   private readonly kid: string;
+  /** The first segment and dot of every confirmation this book signs. */
+  private readonly headerPrefix: string;
   private readonly windowMs: number;
   /** Seat id → seat, in order of reservation (so expiry sweeps stop at the first live one). */
   private readonly held = new Map<string, Seat>();
@@ -68,6 +70,7 @@ export class SeatBook {
     this.key = options.key ?? new Uint8Array(randomBytes(32));
     // Names this process's key: a confirmation from another server (or an earlier life) never finds it.
     this.kid = `${options.serverId.slice(0, 40)}.${randomId(6)}`;
+    this.headerPrefix = `${signHs256(this.key, this.kid, SEAT_TYPE, '{}').split('.')[0]}.`;
     this.windowMs = options.windowMs ?? DEFAULT_SEAT_WINDOW_MS;
   }
 
@@ -118,26 +121,16 @@ export class SeatBook {
   }
 
   /**
-   * A join's ticket: `not-seat` when it is not a seat confirmation (the broker-ticket path
-   * decides), else the seat it takes or the TICKET_* code that refuses it. A confirmation is
-   * this server's only if this process signed it; once joined (or expired) it is gone from the
-   * book, so a second use is TICKET_REPLAYED. A confirmation for another room is not spent.
+   * A join's ticket: `not-seat` when this book did not sign it (the broker-ticket path decides,
+   * and asks `foreignRefusal` when that fails), else the seat it takes or the TICKET_* code that
+   * refuses it. Once joined (or expired) a seat is gone from the book, so a second use is
+   * TICKET_REPLAYED. A confirmation for another room is not spent. Only this book's header is
+   * looked at, so the broker tickets of every other join cost no decoding here.
    */
   claim(token: string, room: string | undefined): ClaimResult {
-    const dot = token.indexOf('.');
-    const header = dot > 0 ? decodeJson(token.slice(0, dot)) : undefined;
-    if (header?.typ !== SEAT_TYPE) return { kind: 'not-seat' };
+    if (!token.startsWith(this.headerPrefix)) return { kind: 'not-seat' };
     const read = readHs256(token, SEAT_TYPE, (kid) => (kid === this.kid ? this.key : undefined));
-    if (!read.ok) {
-      // Not signed by this process: another server's (its `srv` says so), or forged.
-      const second = token.indexOf('.', dot + 1);
-      const claimed = second > dot ? decodeJson(token.slice(dot + 1, second)) : undefined;
-      const code: ErrorCode =
-        typeof claimed?.srv === 'string' && claimed.srv !== this.options.serverId
-          ? 'TICKET_WRONG_SERVER'
-          : 'TICKET_INVALID';
-      return { kind: 'refused', code };
-    }
+    if (!read.ok) return { kind: 'refused', code: this.foreignRefusal(token) ?? 'TICKET_INVALID' };
     const { payload } = read;
     const { iss, srv, url, sub, idn, name, grt, jti, xms } = payload;
     if (
@@ -167,6 +160,21 @@ export class SeatBook {
         grants: grantsOf(grt),
       },
     };
+  }
+
+  /**
+   * Why a token this book did not sign is refused when it is a seat confirmation: another
+   * server's (its `srv` says so) or forged; undefined when it is no seat at all.
+   */
+  foreignRefusal(token: string): ErrorCode | undefined {
+    const dot = token.indexOf('.');
+    const header = dot > 0 ? decodeJson(token.slice(0, dot)) : undefined;
+    if (header?.typ !== SEAT_TYPE) return undefined;
+    const second = token.indexOf('.', dot + 1);
+    const claimed = second > dot ? decodeJson(token.slice(dot + 1, second)) : undefined;
+    return typeof claimed?.srv === 'string' && claimed.srv !== this.options.serverId
+      ? 'TICKET_WRONG_SERVER'
+      : 'TICKET_INVALID';
   }
 
   /**

@@ -10,8 +10,8 @@ export const RoomLoad = Type.Object(
   { additionalProperties: false },
 );
 
-/** Most participants one report or register carries; a media server reports early rather than exceed it. */
-export const MAX_REPORTED_PARTICIPANTS = 1000;
+/** Most membership changes one report carries; a media server reports early rather than exceed it. */
+export const MAX_REPORTED_CHANGES = 1000;
 
 /** Most members a register carries (within the control frame limit). */
 export const MAX_REGISTERED_PARTICIPANTS = 4000;
@@ -50,6 +50,32 @@ export const ControlParticipantLeft = Type.Object(
 );
 export type ControlParticipantLeft = Static<typeof ControlParticipantLeft>;
 
+/** One membership change, in a report's ordered `changes`: a member joined, or a membership ended. */
+export const ControlMemberChange = Type.Union([
+  Type.Object(
+    {
+      event: Type.Literal('joined'),
+      room: RoomName,
+      peerId: SessionId,
+      identity: Identity,
+      name: DisplayName,
+      joinedAt: Type.Integer({ minimum: 0 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      event: Type.Literal('left'),
+      room: RoomName,
+      peerId: SessionId,
+      joinedAt: Type.Integer({ minimum: 0 }),
+      reason: LeaveReason,
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type ControlMemberChange = Static<typeof ControlMemberChange>;
+
 export const Capacity = Type.Object(
   {
     maxRooms: Type.Integer({ minimum: 1 }),
@@ -76,7 +102,7 @@ export const Register = Type.Object(
     rooms: Type.Array(RoomLoad, { maxItems: 100_000 }),
     /**
      * Members of those rooms, so a restarted broker rebuilds who is where: the first
-     * MAX_REGISTERED_PARTICIPANTS here, the rest as `joined` in the reports that follow at once.
+     * MAX_REGISTERED_PARTICIPANTS here, the rest as `joined` changes in the reports that follow at once.
      */
     members: Type.Optional(Type.Array(ControlParticipant, { maxItems: MAX_REGISTERED_PARTICIPANTS })),
   },
@@ -96,12 +122,10 @@ export const LoadReport = Type.Object(
     opened: Type.Array(RoomName, { maxItems: 100_000 }),
     closed: Type.Array(RoomName, { maxItems: 100_000 }),
     /**
-     * Memberships that ended, then memberships that began, since the previous report. A `left`
-     * never names a membership of the same report's `joined` (the server reports first), so the
-     * broker applies `left` before `joined`.
+     * Membership changes since the previous report, in the order they happened on the server
+     * (the broker applies them so: room starts and ends follow the real overlap of members).
      */
-    left: Type.Optional(Type.Array(ControlParticipantLeft, { maxItems: MAX_REPORTED_PARTICIPANTS })),
-    joined: Type.Optional(Type.Array(ControlParticipant, { maxItems: MAX_REPORTED_PARTICIPANTS })),
+    changes: Type.Optional(Type.Array(ControlMemberChange, { maxItems: MAX_REPORTED_CHANGES })),
     /** Seats confirmed (to any broker) and not yet joined: they count against capacity as peers do. */
     seats: Type.Optional(Type.Integer({ minimum: 0 })),
   },
