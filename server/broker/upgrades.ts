@@ -11,6 +11,7 @@ import { errorMessage } from '../../shared/codec.ts';
 import { CloseCode, ErrorCatalogue, type ErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
+import { skipLateSocketEnd } from '../common/ws-late-end.ts';
 import type { OriginPolicy } from './origin.ts';
 
 export type SocketHandler = (socket: WebSocket, request: IncomingMessage) => void;
@@ -93,6 +94,7 @@ export function routeUpgrades(server: Server, options: UpgradeRouterOptions): Up
       refuseUpgrade(socket, refusal?.code ?? 'NOT_FOUND', refusal?.message);
       return;
     }
+    skipLateSocketEnd(socket);
     route.wss.handleUpgrade(request, socket, head, (ws) => {
       // Protocol errors (oversized or malformed frames): ws has already sent a close code.
       ws.on('error', (error: Error & { code?: string }) => {

@@ -3,11 +3,18 @@
 // late call, the first test fails — then the workaround can go.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import * as ws from 'ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import { skipLateReceiverEnd, skippedLateEnds } from './ws-late-end.ts';
+import { waitUntil } from '../../shared/testing/wait.ts';
+import {
+  skipLateReceiverEnd,
+  skipLateSocketEnd,
+  skippedLateEnds,
+  skippedLateSocketEnds,
+} from './ws-late-end.ts';
 
 test('a client-initiated close still completes on both sides, and ws’s late receiver end() is skipped', async (t) => {
   assert.equal(skipLateReceiverEnd(), true);
@@ -47,4 +54,28 @@ test('a receiver that has not finished still ends; end() with arguments is left 
   const error = await new Promise<unknown>((resolve) => receiver.end((cause?: unknown) => resolve(cause)));
   assert.equal((error as { code?: string }).code, 'ERR_STREAM_ALREADY_FINISHED');
   assert.equal(skippedLateEnds(), before + 1, 'only the bare call is skipped');
+});
+
+test('an upgraded socket’s late end() is skipped too, and the close still completes with its code', async (t) => {
+  const server = new WebSocketServer({ noServer: true });
+  const http = createServer();
+  t.after(() => http.close());
+  http.on('upgrade', (request, socket, head) => {
+    skipLateSocketEnd(socket);
+    server.handleUpgrade(request, socket, head, (upgraded) => server.emit('connection', upgraded, request));
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const closedOnServer = new Promise<number>((resolve) =>
+    server.on('connection', (socket) => socket.on('close', (code) => resolve(code))),
+  );
+  const before = skippedLateSocketEnds();
+  const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  await once(client, 'open');
+  client.close(4001, 'done');
+  const [clientCode] = (await once(client, 'close')) as [number];
+  assert.equal(await closedOnServer, 4001);
+  assert.equal(clientCode, 4001);
+  // Only the server's socket was patched; the client's late end() runs as before.
+  await waitUntil(() => skippedLateSocketEnds() === before + 1, 'the late socket end skipped', 2000);
 });

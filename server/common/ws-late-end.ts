@@ -4,8 +4,11 @@
 // at unlimited depth, and dropping it (ws passes no callback): nothing happens but the cost,
 // a measurable share of a bare ws server's connect-request-close (docs/PERFORMANCE.md).
 // Both Usher servers close a WebSocket per join, so they skip that one call. The socket's own
-// late `end()` (ws's socketOnEnd) costs the same once more; it is a net.Socket method and
-// stays as it is.
+// late `end()` (ws's socketOnEnd, when the peer's FIN comes after this side's end finished)
+// costs the same once more: that one is skipped per socket (`skipLateSocketEnd`), on the
+// sockets the servers upgrade, not on every net.Socket of the process.
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as ws from 'ws';
 
 type End = (this: LateEndTarget, ...args: unknown[]) => unknown;
@@ -16,6 +19,7 @@ interface LateEndTarget {
 
 const PATCHED = Symbol.for('usher.ws-receiver-late-end');
 let skipped = 0;
+let skippedOnSockets = 0;
 
 /**
  * Makes `end()` without arguments on an already finished ws receiver return at once — what it
@@ -40,7 +44,31 @@ export function skipLateReceiverEnd(): boolean {
   return true;
 }
 
-/** How many late `end()` calls were skipped in this process (for the tests). */
+const socketEnd = Socket.prototype.end;
+
+function endUnlessFinished(this: Socket, ...args: unknown[]): Socket {
+  if (args.length === 0 && this.writableEnded && this.writableFinished) {
+    skippedOnSockets += 1;
+    return this;
+  }
+  return (socketEnd as (...rest: unknown[]) => Socket).apply(this, args);
+}
+
+/**
+ * Makes `end()` without arguments on this socket, once its own end has finished, return at
+ * once — what it did anyway, minus the discarded error. A stream that is not a net.Socket
+ * (a test's duplex) is left alone.
+ */
+export function skipLateSocketEnd(socket: Duplex): void {
+  if (socket instanceof Socket) socket.end = endUnlessFinished as Socket['end'];
+}
+
+/** How many late receiver `end()` calls were skipped in this process (for the tests). */
 export function skippedLateEnds(): number {
   return skipped;
+}
+
+/** How many late socket `end()` calls were skipped in this process (for the tests). */
+export function skippedLateSocketEnds(): number {
+  return skippedOnSockets;
 }

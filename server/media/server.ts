@@ -16,7 +16,7 @@ import { ReplayCache } from '../common/tickets.ts';
 import { reloadTls, type TlsSource } from '../common/tls.ts';
 import type { RateLimitOptions } from '../common/token-bucket.ts';
 import { answerHandshakeErrors, refuseUpgrade } from '../common/ws-handshake.ts';
-import { skipLateReceiverEnd } from '../common/ws-late-end.ts';
+import { skipLateReceiverEnd, skipLateSocketEnd } from '../common/ws-late-end.ts';
 import { MediaConnection } from './connection.ts';
 import { identityOf } from './participants.ts';
 import type { RoomRegistry } from './rooms.ts';
@@ -129,6 +129,7 @@ export async function startServer(config: ServerConfig): Promise<ServerHandle> {
       refuseUpgrade(socket, 'NOT_FOUND', `WebSocket connections go to ${MEDIA_PATH}`);
       return;
     }
+    skipLateSocketEnd(socket);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
   answerHandshakeErrors(wss, logger);
