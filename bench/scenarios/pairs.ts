@@ -22,6 +22,9 @@ export interface Pair {
   reference?: Side;
 }
 
+/** The unmeasured load each side of a pair gets before its rounds, in warm-ups (`--warmup-s`). */
+const PRIME_WARMUPS = 3;
+
 /** Measures each pair's sides in alternating rounds; returns one summary per side, pair by pair. */
 export async function measurePairs(
   ctx: ScenarioContext,
@@ -32,6 +35,18 @@ export async function measurePairs(
   for (const pair of pairs) {
     const sides = [pair.usher, pair.reference].filter((side) => side !== undefined);
     const results = new Map<string, LoadResult[]>(sides.map((side) => [side.id, []]));
+    // Unmeasured first: a side's first load after its processes started otherwise carries their
+    // JIT warm-up into the window (and `--check` runs one round per fresh process).
+    const primeMs = config.warmupS * PRIME_WARMUPS * 1000;
+    if (primeMs > 0)
+      for (const side of sides) {
+        log(`usher bench: ${side.id} priming for ${primeMs / 1000} s`);
+        await runLoadJob(group, `${side.id}.prime`, {
+          ...side.job(config.rounds),
+          warmupMs: 0,
+          durationMs: primeMs,
+        });
+      }
     for (let round = 0; round < config.rounds; round += 1) {
       // Alternate which side goes first, so drift of the machine's load hits both alike.
       const order = round % 2 === 0 ? sides : [...sides].reverse();
