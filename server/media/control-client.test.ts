@@ -453,6 +453,36 @@ describe('control client: participants', () => {
     assert.deepEqual((await broker.next('load')).msg.changes, expected);
   });
 
+  test('a register carries the first 4,000 members; the rest follow as joined changes right after registered', async (t) => {
+    const broker = await FakeBroker.start();
+    t.after(() => broker.stop());
+    const members = Array.from({ length: 4500 }, (_, index) => ({
+      room: `r${index % 50}`,
+      peerId: `p${index}`,
+      identity: `u${index}`,
+      name: '',
+      joinedAt: index,
+    }));
+    const { start } = setup(t, broker.url, undefined, {
+      snapshot: () => ({
+        peers: members.length,
+        rooms: 50,
+        draining: false,
+        roomList: () => Array.from({ length: 50 }, (_, index) => ({ room: `r${index}`, peers: 90 })),
+        members: () => members,
+      }),
+    });
+    start();
+    const { socket, msg } = await broker.next('register');
+    assert.deepEqual(msg.members, members.slice(0, 4000));
+    broker.registered(socket, 60_000); // no heartbeat: the next load is the one registered caused
+    const load = (await broker.next('load')).msg;
+    assert.deepEqual(
+      load.changes,
+      members.slice(4000).map((member) => ({ event: 'joined', ...member })),
+    );
+  });
+
   test('more changes than one report holds go in several reports at once, in order', async (t) => {
     const { broker, client } = await registeredClient(t);
     for (let index = 0; index < 2500; index++)
