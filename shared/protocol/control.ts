@@ -53,24 +53,11 @@ export type ControlParticipantLeft = Static<typeof ControlParticipantLeft>;
 /** One membership change, in a report's ordered `changes`: a member joined, or a membership ended. */
 export const ControlMemberChange = Type.Union([
   Type.Object(
-    {
-      event: Type.Literal('joined'),
-      room: RoomName,
-      peerId: SessionId,
-      identity: Identity,
-      name: DisplayName,
-      joinedAt: Type.Integer({ minimum: 0 }),
-    },
+    { event: Type.Literal('joined'), ...ControlParticipant.properties },
     { additionalProperties: false },
   ),
   Type.Object(
-    {
-      event: Type.Literal('left'),
-      room: RoomName,
-      peerId: SessionId,
-      joinedAt: Type.Integer({ minimum: 0 }),
-      reason: LeaveReason,
-    },
+    { event: Type.Literal('left'), ...ControlParticipantLeft.properties },
     { additionalProperties: false },
   ),
 ]);
