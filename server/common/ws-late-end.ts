@@ -57,10 +57,11 @@ function endUnlessFinished(this: Socket, ...args: unknown[]): Socket {
 /**
  * Makes `end()` without arguments on this socket, once its own end has finished, return at
  * once — what it did anyway, minus the discarded error. A stream that is not a net.Socket
- * (a test's duplex) is left alone.
+ * (a test's duplex), or whose `end` is not net.Socket's, is left alone.
  */
 export function skipLateSocketEnd(socket: Duplex): void {
-  if (socket instanceof Socket) socket.end = endUnlessFinished as Socket['end'];
+  // Only over net.Socket's own end (a TLS socket inherits it), never over a subclass's override.
+  if (socket instanceof Socket && socket.end === socketEnd) socket.end = endUnlessFinished as Socket['end'];
 }
 
 /** How many late receiver `end()` calls were skipped in this process (for the tests). */
