@@ -98,6 +98,8 @@ const BENCH_SEAMS = [
   'server/cli/haproxy-config.ts',
   // The same throwaway redis-server `usher stack --redis` runs.
   'server/cli/ephemeral-redis.ts',
+  // Free ports for the fleet's processes, the same helper the tests use (never one port twice).
+  'shared/testing/free-port.ts',
 ];
 
 describe('import boundaries', () => {

@@ -4,11 +4,11 @@
 // whose one URL the clients get, as docs/DEPLOY.md deploys it. Every process is in the bench's
 // ProcessGroup: pinned to the server core, and killed at the end.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ephemeralRedisArgs, REDIS_SERVER } from '../../server/cli/ephemeral-redis.ts';
 import { haproxyConfig } from '../../server/cli/haproxy-config.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 import type { Managed, ProcessGroup } from '../lib/processes.ts';
 import { RedisInfoClient } from '../lib/redis-info.ts';
 import {
@@ -56,18 +56,6 @@ export interface UsherFleet {
   sessionUrls: string[];
   /** Removes the run's temporary folder (HAProxy's config, Redis's dir). */
   cleanUp(): void;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** HAProxy holds two descriptors per proxied connection and refuses to start when the open-file

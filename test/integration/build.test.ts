@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../server/broker/testing/redis-server.ts';
 import { createJoinToken } from '../../server/sdk/index.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import { FleetProcess, httpStatus } from './testing/fleet-processes.ts';
 

@@ -15,9 +15,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { parse } from 'yaml';
-import { freePort } from '../../server/broker/testing/redis-server.ts';
 import type { ApiKey } from '../../server/common/join-token.ts';
 import { createJoinToken } from '../../server/sdk/index.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import { type FleetProcess, httpStatus, FleetProcess as Process } from './testing/fleet-processes.ts';
 

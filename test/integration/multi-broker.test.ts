@@ -19,9 +19,10 @@ import {
   type TestBroker,
   waitFor,
 } from '../../server/broker/testing/harness.ts';
-import { freePort, startRedis, type TestRedis } from '../../server/broker/testing/redis-server.ts';
+import { startRedis, type TestRedis } from '../../server/broker/testing/redis-server.ts';
 import { createMediaServer, type MediaServer } from '../../server/media/index.ts';
 import { TestClient } from '../../server/media/testing/harness.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 
 const bin = new URL('../../bin/usher.mjs', import.meta.url).pathname;
 const SECRET = 'multi-broker-secret-0123456789';

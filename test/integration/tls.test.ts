@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { freePort } from '../../server/broker/testing/redis-server.ts';
+import { freePort } from '../../shared/testing/free-port.ts';
 import { waitUntil } from '../../shared/testing/wait.ts';
 import { UsherSession } from '../../web/sdk/session.ts';
 import { fakeRtc } from '../../web/sdk/testing/fake-rtc.ts';

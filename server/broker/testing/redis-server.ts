@@ -2,9 +2,10 @@
 // loopback port in a temp dir, with no persistence, stopped and removed after the test.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../../shared/testing/free-port.ts';
 import { ephemeralRedisArgs, REDIS_SERVER } from '../../cli/ephemeral-redis.ts';
 
 const REDIS_SERVER_PATH = process.env.USHER_TEST_REDIS_SERVER ?? REDIS_SERVER;
@@ -105,33 +106,6 @@ export async function startRedis(t?: Cleanup, extraArgs: readonly string[] = [])
     },
     stop: cleanUp,
   };
-}
-
-/** Ports this process has handed out: the kernel may offer a just-closed one again. */
-const handedOut = new Set<number>();
-
-/**
- * A TCP port on 127.0.0.1 that was free a moment ago and that this process has not handed out
- * before — a test that asks for several before starting anything (a compose file's services)
- * once got the same port twice, and two of its processes raced for it.
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const port = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => resolve(port));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-  throw new Error('no port this process has not handed out already');
 }
 
 /** Polls PING over a raw socket until +PONG, or fails after the deadline. */
