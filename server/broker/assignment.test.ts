@@ -302,6 +302,31 @@ describe('assignment', () => {
     assert.equal((await pins.get('real'))?.serverId, 'a');
   });
 
+  test('a store that fails mid-report leaves no room of the report out of the live index', async () => {
+    class FailingPins extends MemoryPinStore {
+      down = false;
+      override async get(room: string): Promise<Pin | undefined> {
+        if (this.down) throw new UsherError('INTERNAL', 'store down');
+        return super.get(room);
+      }
+    }
+    const pins = new FailingPins();
+    const { add, assigner, registry } = setup({ pins });
+    const a = add('a');
+    add('b');
+    pins.down = true;
+    await assert.rejects(assigner.roomsChanged(a, ['first', 'second', 'third'], []), /store down/);
+    for (const room of ['first', 'second', 'third'])
+      assert.deepEqual(
+        [...(registry.holders(room)?.keys() ?? [])].map((server) => server.id),
+        ['a'],
+        room,
+      );
+    // Back up and empty: a newcomer goes to the members' server, not to the emptier one.
+    pins.down = false;
+    assert.equal((await assigner.assign('third')).id, 'a');
+  });
+
   test('a load report visits only the rooms whose TTL has passed, not every unconfirmed one', async () => {
     let reads = 0;
     class CountingPins extends MemoryPinStore {

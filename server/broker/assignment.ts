@@ -313,22 +313,36 @@ export class Assigner {
     closed: readonly string[],
   ): Promise<void> {
     const now = this.now();
-    for (const room of closed) {
+    // The live index first, whole and before any store call: a report is a delta nobody sends
+    // again, so a store that fails (or goes away) below must not leave part of it unapplied —
+    // a room missing from the index is placed as new, beside its members.
+    for (const room of closed)
       if (this.registry.roomClosed(server, room) === 'split') this.onSplitRepaired(room, server.id);
-      await this.expireIfIdle(server, room, now);
-    }
+    const arrived: string[] = [];
     for (const room of opened) {
-      if (!this.registry.roomOpened(server, room, now)) {
-        // Members arrived after the room was moved away from here: tell them too.
-        this.migrate(server, room, 'moved');
-        continue;
-      }
-      const pin = await this.pins.get(room);
-      // A pin that expired, or a newcomer that landed beside the members elsewhere: converge.
-      if (pin?.serverId !== server.id) await this.reconcile(room, pin, 'missing');
+      // Members arrived after the room was moved away from here: tell them too.
+      if (this.registry.roomOpened(server, room, now)) arrived.push(room);
+      else this.migrate(server, room, 'moved');
     }
-    await this.sweepUnconfirmed(server);
-    await this.keepAlive(server, now);
+    // Then the pins, each room on its own: one failed store call skips no other room.
+    let failure: unknown;
+    const tolerate = async (work: () => Promise<void>): Promise<void> => {
+      try {
+        await work();
+      } catch (error) {
+        failure ??= error;
+      }
+    };
+    for (const room of closed) await tolerate(() => this.expireIfIdle(server, room, now));
+    for (const room of arrived)
+      await tolerate(async () => {
+        const pin = await this.pins.get(room);
+        // A pin that expired, or a newcomer that landed beside the members elsewhere: converge.
+        if (pin?.serverId !== server.id) await this.reconcile(room, pin, 'missing');
+      });
+    await tolerate(() => this.sweepUnconfirmed(server));
+    await tolerate(() => this.keepAlive(server, now));
+    if (failure !== undefined) throw failure;
   }
 
   /** The store is back after an outage and may have lost pins: re-pin every live room now. */
