@@ -262,10 +262,11 @@ describe('one room, one server, with real processes', { timeout: 240_000 }, () =
     );
     assert.equal(metrics.movesTotal, 0, `no room moved: ${metricsLine('broker', metrics)}`);
     assert.deepEqual(broker.process.logRecords('room moved'), [], 'and no move logged');
-    // The repairs are counted, but not necessarily every one: in about one loaded run in ten,
-    // 9 of the 10 were (no pin write timed out, nothing split, no newcomer misplaced). Which
-    // write goes uncounted is not found yet; what the test guarantees is above: every pin back
-    // with its members, no split, no move.
+    // The repairs are counted. Until 2026-12-03 about one loaded run in ten counted 9 of 10: a
+    // report's opened rooms entered the live index one store call at a time, so the Redis kill
+    // right after `settled` left the last ones out and a newcomer placed such a room as new
+    // (beside its members, or by luck with them). Fixed in Assigner.roomsChanged; this asserts
+    // what the product guarantees above (pins back with their members, no split, no move).
     t.diagnostic(`repairs counted: ${metrics.pinRepairsTotal} for ${rooms.length} lost pins`);
     assert.ok(metrics.pinRepairsTotal > 0, `repairs counted: ${metricsLine('broker', metrics)}`);
   });
